@@ -1,0 +1,19 @@
+"""maskdiff: masked (absorbing-state) diffusion, Variational Masked Diffusion and Block-VMD."""
+
+from .evaluation import (distribution_metrics, exact_elbo, importance_weighted_bound,
+                         monte_carlo_bound)
+from .models import MaskedDiffusionModel, ModelConfig, load_model, save_model
+from .objectives import LossOutput, diffusion_loss, kl_weight
+from .sampling import SampleResult, SamplerConfig, generate
+from .schedules import get_schedule
+from .training import Batch, TrainConfig, TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ModelConfig", "MaskedDiffusionModel", "save_model", "load_model",
+    "get_schedule", "diffusion_loss", "LossOutput", "kl_weight",
+    "SamplerConfig", "SampleResult", "generate",
+    "Batch", "TrainConfig", "TrainResult", "train",
+    "exact_elbo", "monte_carlo_bound", "importance_weighted_bound", "distribution_metrics",
+]

@@ -1,0 +1,104 @@
+"""Model configuration: one validated dataclass for MDM, VMD, block diffusion and Block-VMD."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["ModelConfig"]
+
+PRIORS = ("standard", "learned")
+LATENT_INJECTIONS = ("adaln", "embedding")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a masked-diffusion denoiser (and, when latent_dim > 0, of its VMD latent).
+
+    The vocabulary holds `vocab_size` data tokens with ids 0..vocab_size-1; the [MASK] id is
+    `vocab_size`, so the denoiser emits vocab_size + 1 logits per position (the mask column is
+    forced to -inf by the SUBS parameterisation).
+    """
+
+    vocab_size: int
+    seq_len: int
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    # None means one block covering the whole sequence (plain masked diffusion); 1 is autoregressive.
+    block_size: int | None = None
+    time_conditioning: bool = False
+    # VMD: 0 disables the latent (plain MDM / block diffusion).
+    latent_dim: int = 0
+    encoder_layers: int = 1
+    prior: str = "standard"
+    prior_layers: int = 1
+    latent_injection: str = "adaln"
+
+    def __post_init__(self):
+        if self.block_size is None:
+            self.block_size = self.seq_len
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field that is out of range."""
+        positive = ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "block_size")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_heads != 0:
+            raise ValueError(
+                f"ModelConfig.d_model={self.d_model} must be divisible by n_heads={self.n_heads}"
+            )
+        if self.block_size > self.seq_len or self.seq_len % self.block_size != 0:
+            raise ValueError(
+                f"ModelConfig.block_size={self.block_size} must divide seq_len={self.seq_len}"
+            )
+        if not self.mlp_ratio > 0:
+            raise ValueError(f"ModelConfig.mlp_ratio must be > 0, got {self.mlp_ratio}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig.dropout must lie in [0, 1), got {self.dropout}")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 0:
+            raise ValueError(f"ModelConfig.latent_dim must be an integer >= 0, got {self.latent_dim!r}")
+        if self.latent_dim > 0:
+            for name in ("encoder_layers", "prior_layers"):
+                if getattr(self, name) < 1:
+                    raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"ModelConfig.prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.latent_injection not in LATENT_INJECTIONS:
+            raise ValueError(
+                f"ModelConfig.latent_injection must be one of {LATENT_INJECTIONS}, "
+                f"got {self.latent_injection!r}"
+            )
+
+    @property
+    def mask_id(self) -> int:
+        return self.vocab_size
+
+    @property
+    def num_blocks(self) -> int:
+        return self.seq_len // self.block_size
+
+    @property
+    def is_vmd(self) -> bool:
+        return self.latent_dim > 0
+
+    @property
+    def has_conditioning(self) -> bool:
+        """Whether blocks are modulated per token (time and/or latent through adaptive norms)."""
+        return self.time_conditioning or (self.is_vmd and self.latent_injection == "adaln")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {unknown}")
+        return cls(**data)

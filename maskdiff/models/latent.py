@@ -1,0 +1,107 @@
+"""The VMD latent: diagonal Gaussians, the encoder q(z | x0, xt) and the learned prior p(z | xt).
+
+z holds one vector per block (one per sequence when the block is the whole sequence), so every
+distribution here has shape (B, num_blocks, latent_dim).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .transformer import Trunk
+
+__all__ = ["DiagonalGaussian", "LatentEncoder", "LearnedPrior", "pool_blocks"]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass
+class DiagonalGaussian:
+    """N(mean, diag(exp(logvar))), both (..., latent_dim)."""
+
+    mean: torch.Tensor
+    logvar: torch.Tensor
+
+    @classmethod
+    def standard(cls, shape, device=None, dtype=torch.float32) -> "DiagonalGaussian":
+        zeros = torch.zeros(shape, device=device, dtype=dtype)
+        return cls(zeros, zeros.clone())
+
+    @classmethod
+    def from_params(cls, params: torch.Tensor) -> "DiagonalGaussian":
+        mean, logvar = params.chunk(2, dim=-1)
+        # Bounded log-variance keeps exp() finite early in training.
+        return cls(mean, logvar.clamp(-16.0, 8.0))
+
+    def sample(self, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Reparameterised draw mean + temperature * sigma * eps (temperature < 1 stays nearer the
+        mode, the usual reduced-temperature sampling of latent-variable models)."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                          dtype=self.mean.dtype)
+        return self.mean + temperature * torch.exp(0.5 * self.logvar) * eps
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; mean, var) summed over the latent dimension: (...,)."""
+        return -0.5 * (_LOG_2PI + self.logvar + (z - self.mean) ** 2 / self.logvar.exp()).sum(-1)
+
+    def kl(self, other: "DiagonalGaussian") -> torch.Tensor:
+        """Per-dimension analytic KL(self || other): (..., latent_dim)."""
+        var_ratio = torch.exp(self.logvar - other.logvar)
+        mean_term = (self.mean - other.mean) ** 2 / other.logvar.exp()
+        return 0.5 * (var_ratio + mean_term - 1.0 - (self.logvar - other.logvar))
+
+    def index_blocks(self, idx) -> "DiagonalGaussian":
+        return DiagonalGaussian(self.mean[:, idx], self.logvar[:, idx])
+
+
+def pool_blocks(h: torch.Tensor, block_size: int) -> torch.Tensor:
+    """Mean over the positions of each block: (B, N, D) -> (B, N / block_size, D)."""
+    B, N, D = h.shape
+    return h.view(B, N // block_size, block_size, D).mean(dim=2)
+
+
+class LatentEncoder(nn.Module):
+    """q(z | x0, xt): a small transformer over x0 that also sees which positions xt masks.
+
+    Seeing the mask pattern matters: an x0-only encoder cannot tell which tokens the decoder still
+    needs and collapses (VADD). Output: one Gaussian per block, mean-pooled over the block.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.block_size = config.block_size
+        self.trunk = Trunk(config.vocab_size + 1, config.seq_len, config.d_model,
+                           config.encoder_layers, config.n_heads, config.mlp_ratio, config.dropout)
+        self.masked_emb = nn.Embedding(2, config.d_model)
+        self.head = nn.Linear(config.d_model, 2 * config.latent_dim)
+
+    def forward(self, x0: torch.Tensor, masked: torch.Tensor) -> DiagonalGaussian:
+        positions = torch.arange(x0.shape[1], device=x0.device)
+        h = self.trunk(x0, positions, extra=self.masked_emb(masked.long()))
+        return DiagonalGaussian.from_params(self.head(pool_blocks(h, self.block_size)))
+
+
+class LearnedPrior(nn.Module):
+    """p(z | xt): reads the denoiser's own input layout, pooled over each noisy block.
+
+    Its head starts at zero, so an untrained learned prior is exactly N(0, I).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.block_size = config.block_size
+        self.trunk = Trunk(config.vocab_size + 1, config.seq_len, config.d_model,
+                           config.prior_layers, config.n_heads, config.mlp_ratio, config.dropout)
+        self.head = nn.Linear(config.d_model, 2 * config.latent_dim)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, tokens, positions, attn_mask, noisy_len: int) -> DiagonalGaussian:
+        """Gaussians for the blocks covering tokens[:, :noisy_len]: (B, noisy_len / b, d_z)."""
+        h = self.trunk(tokens, positions, attn_mask)[:, :noisy_len]
+        return DiagonalGaussian.from_params(self.head(pool_blocks(h, self.block_size)))

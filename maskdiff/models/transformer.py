@@ -1,0 +1,121 @@
+"""A bidirectional pre-norm transformer trunk with optional per-token adaptive layer norm.
+
+The same trunk serves as the denoiser, the VMD encoder and the learned prior. Attention is
+controlled entirely by a boolean mask, so one module is bidirectional (MDM), block-causal (block
+diffusion) or causal (b = 1). A per-token conditioning vector (time and/or latent z) modulates every
+block through shift/scale/gate projections initialised to zero, so an untrained conditioned model
+starts as a plain transformer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Trunk", "TransformerBlock", "timestep_embedding"]
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal embedding of times t in [0, 1]: (...,) -> (..., dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
+    args = (1000.0 * t.float())[..., None] * freqs
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = F.pad(emb, (0, 1))
+    return emb
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        B, N, D = x.shape
+        q, k, v = self.qkv(x).view(B, N, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        return self.proj(y.transpose(1, 2).reshape(B, N, D))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block; with cond_dim > 0 the norms are modulated per token (adaLN)."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: float, dropout: float, cond_dim: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, n_heads, dropout)
+        self.norm2 = nn.LayerNorm(d_model)
+        hidden = int(mlp_ratio * d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model))
+        self.drop = nn.Dropout(dropout)
+        self.modulation = None
+        if cond_dim > 0:
+            self.modulation = nn.Linear(cond_dim, 6 * d_model)
+            nn.init.zeros_(self.modulation.weight)
+            nn.init.zeros_(self.modulation.bias)
+
+    def forward(self, x, attn_mask=None, cond=None):
+        """cond: None or (groups (B, G, C), group_of_token (N,)): tokens share the conditioning
+        of their group (one per block, plus one for clean context), so the modulation is computed
+        G times per sequence instead of N times."""
+        if self.modulation is None or cond is None:
+            x = x + self.drop(self.attn(self.norm1(x), attn_mask))
+            return x + self.drop(self.mlp(self.norm2(x)))
+        groups, group_of_token = cond
+        mod = self.modulation(F.silu(groups))[:, group_of_token]
+        shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
+        h = self.norm1(x) * (1 + scale1) + shift1
+        x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask))
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + (1 + gate2) * self.drop(self.mlp(h))
+
+
+class Trunk(nn.Module):
+    """Token + position embeddings, a stack of blocks and a final norm: (B, N) ids -> (B, N, D)."""
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        max_positions: int,
+        d_model: int,
+        n_layers: int,
+        n_heads: int,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        cond_dim: int = 0,
+    ):
+        super().__init__()
+        self.tok_emb = nn.Embedding(num_embeddings, d_model)
+        self.pos_emb = nn.Embedding(max_positions, d_model)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, mlp_ratio, dropout, cond_dim) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+        nn.init.normal_(self.tok_emb.weight, std=0.02)
+        nn.init.normal_(self.pos_emb.weight, std=0.02)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        attn_mask: torch.Tensor | None = None,
+        cond: tuple[torch.Tensor, torch.Tensor] | None = None,
+        extra: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """tokens: (B, N); positions: (N,); attn_mask: (N, N) bool, True = may attend;
+        cond: (groups (B, G, C), group_of_token (N,)) conditioning shared by groups of tokens;
+        extra: (B, N, D) added to the embeddings."""
+        h = self.tok_emb(tokens) + self.pos_emb(positions)
+        if extra is not None:
+            h = h + extra
+        for block in self.blocks:
+            h = block(h, attn_mask, cond)
+        return self.norm(h)

@@ -1,0 +1,139 @@
+"""Training objectives: the masked-diffusion negative ELBO and the VMD double ELBO, block-wise.
+
+One function serves every model kind. With block size b, times are drawn per block and the loss
+of block k is weighted by w(t_k); b = L is plain MDM, b = 1 an autoregressive model. With a latent,
+z_k ~ q(z_k | x0, xt) by reparameterisation and the analytic KL(q || p) is added, weighted by the
+same w(t_k) (VADD's double ELBO, an upper bound on -log p(x0) when beta = 1):
+
+    L = E_t E_xt sum_k w(t_k) [ E_q sum_{i in M_k} -log p(x0^i | xt, z_k) + beta KL(q(z_k) || p(z_k)) ]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import kernels
+from .models import MaskedDiffusionModel
+from .models.diffusion_model import Layout
+from .process import mask_tokens, sample_times
+from .schedules import Schedule
+
+__all__ = ["LossOutput", "NoisedBatch", "noise_batch", "diffusion_loss", "kl_weight"]
+
+
+@dataclass
+class LossOutput:
+    """Per-token quantities (divided by the number of scored, i.e. maskable, tokens).
+
+    loss: what to backpropagate (KL scaled by beta, free bits applied); nll: reconstruction part;
+    kl: KL part at beta = 1; bound = nll + kl, the negative ELBO per token (nats)."""
+
+    loss: torch.Tensor
+    nll: torch.Tensor
+    kl: torch.Tensor
+    bound: torch.Tensor
+    num_tokens: int
+
+
+@dataclass
+class NoisedBatch:
+    """x0 noised per block: t (B, num_blocks), xt and masked (B, L), the model's input layout."""
+
+    x0: torch.Tensor
+    t: torch.Tensor
+    xt: torch.Tensor
+    masked: torch.Tensor
+    layout: Layout
+
+
+def kl_weight(step: int, warmup_steps: int) -> float:
+    """Linear KL annealing: beta rises from 0 to 1 over `warmup_steps` (1 when warmup_steps=0)."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, step / warmup_steps)
+
+
+def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
+                maskable: torch.Tensor | None = None, t: torch.Tensor | None = None,
+                generator: torch.Generator | None = None, antithetic: bool = True,
+                t_min: float = 1e-4) -> NoisedBatch:
+    """Draw t per block (antithetic across the batch) and mask x0 accordingly."""
+    cfg = model.config
+    check_tokens(x0, cfg.vocab_size, cfg.seq_len)
+    B, nb = x0.shape[0], cfg.num_blocks
+    if t is None:
+        t = sample_times(B * nb, generator=generator, antithetic=antithetic, t_min=t_min,
+                         device=x0.device).view(B, nb)
+    elif t.dim() == 1:
+        t = t[:, None].expand(B, nb)
+    block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
+    xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
+                             maskable=maskable, generator=generator)
+    return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
+
+
+def check_tokens(x0: torch.Tensor, vocab_size: int, seq_len: int) -> None:
+    """Clear errors for data that does not fit the model."""
+    if x0.dim() != 2 or x0.shape[1] != seq_len:
+        raise ValueError(f"expected token ids of shape (batch, {seq_len}), got {tuple(x0.shape)}")
+    if x0.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"token ids must be integers, got {x0.dtype}")
+    lo, hi = int(x0.min()), int(x0.max())
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(f"token ids must lie in [0, {vocab_size}) (the model's vocab_size); "
+                         f"got values in [{lo}, {hi}]")
+
+
+def diffusion_loss(
+    model: MaskedDiffusionModel,
+    x0: torch.Tensor,
+    schedule: Schedule,
+    *,
+    maskable: torch.Tensor | None = None,
+    beta: float = 1.0,
+    free_bits: float = 0.0,
+    generator: torch.Generator | None = None,
+    antithetic: bool = True,
+    t_min: float = 1e-4,
+    t: torch.Tensor | None = None,
+) -> LossOutput:
+    """Monte Carlo negative ELBO per token for MDM / block diffusion / VMD / Block-VMD.
+
+    x0: (B, L) clean ids; maskable: (B, L) bool, False at conditioning positions (never masked,
+    never scored). beta scales the KL (annealing); free_bits (nats per latent dimension and block)
+    stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
+    """
+    cfg = model.config
+    nb_ = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
+                      antithetic=antithetic, t_min=t_min)
+    weight = schedule.weight(nb_.t)  # (B, num_blocks)
+    z = kl_blocks = None
+    if cfg.is_vmd:
+        q = model.posterior(x0, nb_.masked)
+        z = q.sample(generator)
+        kl_blocks = q.kl(model.prior(nb_.layout))  # (B, num_blocks, d_z)
+
+    hidden = model.hidden(nb_.layout, nb_.t if cfg.time_conditioning else None, z)
+    rows = model.head(hidden[nb_.masked])  # (R, V + 1): masked positions only
+    block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
+    row_weight = weight[:, block_of][nb_.masked]
+    nll_sum = kernels.elbo_cross_entropy(rows, x0[nb_.masked], cfg.mask_id, row_weight).sum()
+
+    n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
+    n_tokens = max(n_tokens, 1)
+    nll = nll_sum / n_tokens
+    if kl_blocks is None:
+        zero = nll.new_zeros(())
+        return LossOutput(nll, nll.detach(), zero, nll.detach(), n_tokens)
+
+    # A block with nothing masked needs no latent; its KL is left out (the bound still holds).
+    has_masked = nb_.masked.view(x0.shape[0], cfg.num_blocks, cfg.block_size).any(-1)
+    block_w = weight * has_masked
+    kl = (block_w * kl_blocks.sum(-1)).sum() / n_tokens
+    kl_train = kl
+    if free_bits > 0:
+        kl_train = (block_w * kl_blocks.clamp_min(free_bits).sum(-1)).sum() / n_tokens
+    loss = nll + beta * kl_train
+    return LossOutput(loss, nll.detach(), kl.detach(), (nll + kl).detach(), n_tokens)

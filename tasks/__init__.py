@@ -1,0 +1,1 @@
+"""Task adapters (installed as `maskdiff.tasks`): data, conditioning and metrics per task."""
