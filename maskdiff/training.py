@@ -99,14 +99,14 @@ STATE_NAME = "trainer_state.pt"
 
 
 def _save_checkpoint(out_dir: Path, model, optimizer, scheduler, generator, step, history,
-                     elapsed, config) -> None:
+                     running, elapsed, config) -> None:
     final, tmp = out_dir / CHECKPOINT_DIR, out_dir / (CHECKPOINT_DIR + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     save_model(model, tmp, extra={"train_config": asdict(config), "step": step})
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "generator": generator.get_state(), "step": step, "history": history,
-                "elapsed": elapsed}, tmp / STATE_NAME)
+                "running": running, "elapsed": elapsed}, tmp / STATE_NAME)
     old = out_dir / (CHECKPOINT_DIR + ".old")
     if final.exists():
         os.replace(final, old)
@@ -143,7 +143,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
 
-    start_step, history, elapsed = 0, [], 0.0
+    start_step, history, elapsed, running = 0, [], 0.0, None
     resumed_state = None
     if out_path is not None and resume:
         loaded, resumed_state = _load_checkpoint(out_path)
@@ -159,7 +159,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
         scheduler.load_state_dict(resumed_state["scheduler"])
         generator.set_state(resumed_state["generator"])
         start_step, history = resumed_state["step"], resumed_state["history"]
-        elapsed = resumed_state.get("elapsed", 0.0)
+        elapsed, running = resumed_state["elapsed"], resumed_state["running"]
     model, optimizer = accelerator.prepare(model, optimizer)
     raw_model = accelerator.unwrap_model(model)
     model.train()
@@ -167,7 +167,6 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     bar = tqdm(total=config.steps, initial=start_step, desc=description,
                disable=not config.progress or not accelerator.is_main_process, leave=False)
     t0 = time.perf_counter()
-    running = None
     for step in range(start_step, config.steps):
         batch = data.sample(config.batch_size, generator)
         x0 = batch.x0.to(accelerator.device)
@@ -195,12 +194,12 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
                 and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps
                 and accelerator.is_main_process):
             _save_checkpoint(out_path, raw_model, optimizer, scheduler, generator, step + 1,
-                             history, elapsed + time.perf_counter() - t0, config)
+                             history, running, elapsed + time.perf_counter() - t0, config)
     bar.close()
     elapsed += time.perf_counter() - t0
     if out_path is not None and accelerator.is_main_process:
         _save_checkpoint(out_path, raw_model, optimizer, scheduler, generator, config.steps,
-                         history, elapsed, config)
+                         history, running, elapsed, config)
         (out_path / "history.json").write_text(json.dumps(history, indent=1))
     raw_model.eval()
     return TrainResult(raw_model, history, elapsed, config.steps,

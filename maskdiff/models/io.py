@@ -64,8 +64,12 @@ def load_model(directory: str | os.PathLike, map_location: str | torch.device = 
     except (SafetensorError, OSError) as err:
         raise ValueError(f"cannot read {weights}: {err}; the file is truncated or corrupted") from err
     model = MaskedDiffusionModel(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{weights} does not match its config: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [k for k in set(expected) & set(state) if expected[k].shape != state[k].shape]
+    if missing or unexpected or wrong_shape:
+        raise ValueError(f"{weights} does not match its config: missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}, wrong shape {sorted(wrong_shape)[:3]}")
+    model.load_state_dict(state)
     return model.to(map_location).eval()

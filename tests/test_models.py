@@ -1,0 +1,80 @@
+import json
+
+import pytest
+import torch
+
+from maskdiff import ModelConfig, SamplerConfig, generate, load_model, save_model
+
+from .conftest import tiny_model
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("vocab_size", 0, "vocab_size must be a positive integer"),
+    ("d_model", 30, "d_model=30 must be divisible by n_heads=4"),
+    ("block_size", 3, "block_size=3 must divide seq_len=8"),
+    ("latent_dim", -1, "latent_dim must be an integer >= 0"),
+    ("prior", "flow", "prior must be one of"),
+    ("dropout", 1.0, "dropout must lie in"),
+])
+def test_config_errors_name_the_field(field, value, match):
+    kwargs = dict(vocab_size=5, seq_len=8, d_model=32, n_heads=4)
+    kwargs[field] = value
+    with pytest.raises(ValueError, match=match):
+        ModelConfig(**kwargs)
+
+
+def test_block_size_defaults_to_sequence_length():
+    cfg = ModelConfig(vocab_size=5, seq_len=8)
+    assert cfg.block_size == 8 and cfg.num_blocks == 1 and cfg.mask_id == 5
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(latent_dim=4, prior="learned", block_size=4,
+                                                    time_conditioning=True)])
+def test_save_load_round_trip(tmp_path, overrides):
+    model = tiny_model(vocab_size=5, seq_len=8, **overrides)
+    save_model(model, tmp_path / "m", extra={"note": "test"})
+    loaded = load_model(tmp_path / "m")
+    assert loaded.config == model.config
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+    cfg = SamplerConfig(nfe=4, temperature=1.0)
+    a = generate(model, batch_size=4, config=cfg, generator=torch.Generator().manual_seed(0))
+    b = generate(loaded, batch_size=4, config=cfg, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.tokens, b.tokens)
+
+
+def test_load_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no saved maskdiff model"):
+        load_model(tmp_path / "missing")
+    model = tiny_model(vocab_size=5, seq_len=8)
+    save_model(model, tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        load_model(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_model(tmp_path / "m")
+
+
+def test_config_mismatch_detected(tmp_path):
+    save_model(tiny_model(vocab_size=5, seq_len=8), tmp_path / "m")
+    cfg_path = tmp_path / "m" / "config.json"
+    payload = json.loads(cfg_path.read_text())
+    payload["model"]["d_model"] = 32
+    cfg_path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="does not match its config"):
+        load_model(tmp_path / "m")
+
+
+def test_vmd_model_requires_latent():
+    model = tiny_model(vocab_size=5, seq_len=8, latent_dim=4)
+    layout = model.sampling_layout(torch.full((1, 8), 5))
+    with pytest.raises(ValueError, match="needs a latent z"):
+        model.logits(layout)
+
+
+def test_untrained_learned_prior_is_standard_normal():
+    model = tiny_model(vocab_size=5, seq_len=8, latent_dim=4, prior="learned")
+    p = model.prior(model.sampling_layout(torch.full((3, 8), 5)))
+    assert torch.equal(p.mean, torch.zeros(3, 1, 4)) and torch.equal(p.logvar, torch.zeros(3, 1, 4))

@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from maskdiff import SamplerConfig, generate
+from maskdiff.sampling import ORDERS, Z_POLICIES, commit_counts
+
+from .conftest import tiny_model
+
+
+class CallCounter:
+    """Counts denoiser calls through a forward hook on the trunk."""
+
+    def __init__(self, model):
+        self.calls = 0
+        model.trunk.register_forward_hook(lambda *_: self.bump())
+
+    def bump(self):
+        self.calls += 1
+
+
+def _puzzle(model, batch=6, seed=0, given_rate=0.3):
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.config
+    x0 = torch.randint(0, cfg.vocab_size, (batch, cfg.seq_len), generator=g)
+    given = torch.rand(batch, cfg.seq_len, generator=g) < given_rate
+    return torch.where(given, x0, torch.tensor(cfg.mask_id)), given
+
+
+MODELS = {
+    "mdm": dict(vocab_size=5, seq_len=8),
+    "block-mdm": dict(vocab_size=5, seq_len=8, block_size=4),
+    "vmd": dict(vocab_size=5, seq_len=8, latent_dim=4),
+    "block-vmd-learned-prior": dict(vocab_size=5, seq_len=8, block_size=4, latent_dim=4,
+                                    prior="learned", time_conditioning=True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("method,order", [("confidence", o) for o in ORDERS] + [("ancestral", "random")])
+def test_sampler_invariants(kind, method, order):
+    model = tiny_model(**MODELS[kind])
+    x_init, given = _puzzle(model, given_rate=0.2)
+    # all-given blocks need no calls; every other block needs at least one
+    n_masked = (x_init == model.mask_id).view(6, -1, model.config.block_size).sum(-1)
+    nfe = max(int((n_masked > 0).any(0).sum()), 2)
+    counter = CallCounter(model)
+    cfg = SamplerConfig(nfe=nfe, method=method, order=order, temperature=0.7, score_noise=0.1)
+    out = generate(model, x_init, config=cfg, generator=torch.Generator().manual_seed(3))
+    assert out.nfe == nfe == counter.calls
+    assert not bool((out.tokens == model.mask_id).any())
+    assert torch.equal(out.tokens[given], x_init[given])
+    again = generate(model, x_init, config=cfg, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(out.tokens, again.tokens)
+
+
+@pytest.mark.parametrize("policy", Z_POLICIES)
+def test_latent_policies(policy):
+    model = tiny_model(vocab_size=5, seq_len=8, block_size=4, latent_dim=4, prior="learned")
+    x_init, given = _puzzle(model, given_rate=0.0)
+    out = generate(model, x_init, config=SamplerConfig(nfe=6, z_policy=policy),
+                   generator=torch.Generator().manual_seed(0))
+    assert out.nfe == 6 and not bool((out.tokens == model.mask_id).any())
+
+
+def test_prior_policy_needs_learned_prior():
+    model = tiny_model(vocab_size=5, seq_len=8, latent_dim=4)
+    with pytest.raises(ValueError, match="learned prior"):
+        generate(model, batch_size=2, config=SamplerConfig(nfe=2, z_policy="prior"))
+
+
+def test_different_latents_give_different_samples():
+    model = tiny_model(vocab_size=5, seq_len=8, latent_dim=4, scale=3.0)
+    with torch.no_grad():  # make the latent matter
+        model.latent_proj[2].weight.normal_(0, 3.0)
+        for block in model.trunk.blocks:
+            block.modulation.weight.normal_(0, 1.0)
+    a = generate(model, batch_size=16, config=SamplerConfig(nfe=1),
+                 generator=torch.Generator().manual_seed(0)).tokens
+    assert len({tuple(r) for r in a.tolist()}) > 1  # greedy tokens, so diversity comes from z
+
+
+def test_one_token_per_step_by_default():
+    model = tiny_model(vocab_size=5, seq_len=8)
+    x_init, _ = _puzzle(model, batch=1, given_rate=0.25)
+    out = generate(model, x_init)
+    assert out.nfe == int((x_init == model.mask_id).sum())
+
+
+def test_commit_counts_sum_and_are_positive():
+    n = torch.tensor([5, 7, 12, 30])
+    c = commit_counts(n, 5)
+    assert torch.equal(c.sum(-1), n) and bool((c >= 1).all())
+
+
+def test_nfe_errors_name_the_problem():
+    model = tiny_model(vocab_size=5, seq_len=8)
+    with pytest.raises(ValueError, match="nfe must be an integer >= 1"):
+        SamplerConfig(nfe=0)
+    with pytest.raises(ValueError, match="only 3 masked tokens"):
+        x = torch.tensor([[0, 1, 2, 3, 4, 5, 5, 5]])
+        generate(model, x, config=SamplerConfig(nfe=4))
+    block_model = tiny_model(vocab_size=5, seq_len=8, block_size=2)
+    with pytest.raises(ValueError, match="below the number of blocks"):
+        generate(block_model, batch_size=1, config=SamplerConfig(nfe=3))
+
+
+def test_bad_inputs_name_the_problem():
+    model = tiny_model(vocab_size=5, seq_len=8)
+    with pytest.raises(ValueError, match="unknown order 'best'"):
+        SamplerConfig(order="best")
+    with pytest.raises(ValueError, match=r"expected a \(batch, 8\)"):
+        generate(model, torch.zeros(2, 7, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 5\]"):
+        generate(model, torch.full((1, 8), 9))
