@@ -72,14 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _synthetic_bench(args) -> int:
-    from .tasks.synthetic_benchmark import markdown_table, run_benchmark
+    from .tasks.synthetic_benchmark import likelihood_table, markdown_table, run_benchmark
 
     t0 = time.perf_counter()
     print(f"Training Block MDM and VMD on {', '.join(args.datasets)} "
           f"({'quick' if args.quick else 'full'} recipe, {args.workers} workers)...", flush=True)
     rows = run_benchmark(args.datasets, quick=args.quick, workers=args.workers,
                          num_samples=args.samples)
-    table = markdown_table(rows)
+    table = markdown_table(rows) + "\n\n" + likelihood_table(rows)
     print()
     print(table)
     print(f"\nTotal wall time: {time.perf_counter() - t0:.0f}s")

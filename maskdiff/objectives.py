@@ -3,9 +3,17 @@
 One function serves every model kind. With block size b, times are drawn per block and the loss
 of block k is weighted by w(t_k); b = L is plain MDM, b = 1 an autoregressive model. With a latent,
 z_k ~ q(z_k | x0, xt) by reparameterisation and the analytic KL(q || p) is added, weighted by the
-same w(t_k) (VADD's double ELBO, an upper bound on -log p(x0) when beta = 1):
+same w(t_k) (VADD's "double ELBO", the VMD paper's objective):
 
     L = E_t E_xt sum_k w(t_k) [ E_q sum_{i in M_k} -log p(x0^i | xt, z_k) + beta KL(q(z_k) || p(z_k)) ]
+
+Caution, checked by hand and measured: for plain MDM this is the continuous-time negative ELBO and
+bounds -log p(x0) from above (tested by enumeration). With a latent it is NOT such a bound. Per t it
+bounds w(t) * -log p(x0^M | xt) for the *joint* of the masked tokens, but the continuous-time ELBO
+of a joint denoiser only involves single-token marginals (one token unmasks at a time). On D1
+(entropy log 10 per sequence, already matched exactly by a factorised MDM) a VMD model whose z
+names the sequence scores (1/4) log 10: four times below the true negative log-likelihood. Treat
+the VMD number as a training objective for few-step decoding, not as a likelihood bound.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ class LossOutput:
     """Per-token quantities (divided by the number of scored, i.e. maskable, tokens).
 
     loss: what to backpropagate (KL scaled by beta, free bits applied); nll: reconstruction part;
-    kl: KL part at beta = 1; bound = nll + kl, the negative ELBO per token (nats)."""
+    kl: KL part at beta = 1; bound = nll + kl: the negative ELBO per token (nats) of an MDM or
+    block model; for a VMD model the double-ELBO objective at beta = 1, not a likelihood bound
+    (see the module docstring)."""
 
     loss: torch.Tensor
     nll: torch.Tensor

@@ -52,6 +52,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     schedule: str = "linear"
     antithetic: bool = True
+    t_min: float = 1e-4
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
     seed: int = 0
@@ -70,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainConfig.min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}")
+        if not 0 <= self.t_min < 1:
+            raise ValueError(f"TrainConfig.t_min must lie in [0, 1), got {self.t_min}")
         if self.grad_clip < 0 or self.free_bits < 0 or self.weight_decay < 0:
             raise ValueError("TrainConfig.grad_clip, free_bits and weight_decay must be >= 0")
         get_schedule(self.schedule)
@@ -174,7 +177,8 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
         beta = kl_weight(step, config.kl_warmup_steps)
         out = diffusion_loss(raw_model if accelerator.num_processes == 1 else model, x0, schedule,
                              maskable=maskable, beta=beta, free_bits=config.free_bits,
-                             generator=generator, antithetic=config.antithetic)
+                             generator=generator, antithetic=config.antithetic,
+                             t_min=config.t_min)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out.loss)
         if config.grad_clip > 0:

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from maskdiff import (MaskedDiffusionModel, ModelConfig, SamplerConfig, TrainConfig, generate,
-                      load_model, save_model, train)
+                      get_schedule, monte_carlo_bound, save_model, train)
+from maskdiff.evaluation import marginal_bound
 
 from .synthetic import KL_SMOOTHING, get_dataset
 
 __all__ = ["Recipe", "RECIPES", "PAPER_4TOKEN", "train_model", "evaluate_model", "run_benchmark",
-           "markdown_table", "jobs_for"]
+           "markdown_table", "likelihood_table", "likelihood_numbers", "jobs_for"]
 
 # VMD paper, 4-token table: (dataset, blocks, nfe) -> (Block MDM acc, VMD acc, MDM KL, VMD KL).
 PAPER_4TOKEN = {
@@ -43,7 +45,9 @@ class Recipe:
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 4
-    latent_dim: int = 16
+    # A small latent tiles the N(0, I) prior with fewer holes: d_z = 2 beat 16 on D1 (one-step
+    # accuracy 85.6% vs 77.4% sampled, 98.6% vs 97.8% argmax, same budget).
+    latent_dim: int = 2
     steps: int = 3000
     batch_size: int = 256
     lr: float = 2e-3
@@ -112,6 +116,24 @@ def evaluate_model(model: MaskedDiffusionModel, dataset: str, nfe: int, num_samp
                 kl_smoothing=m.smoothing, nfe=out.nfe)
 
 
+def likelihood_numbers(model: MaskedDiffusionModel, dataset: str, num_sequences: int = 2000,
+                       seed: int = 99) -> dict:
+    """Nats per token on fresh data: the training objective at beta = 1, a valid bound on
+    -log p(x0) (the ELBO for MDM, the marginal-denoiser ELBO for VMD) and the data entropy."""
+    ds = get_dataset(dataset)
+    g = torch.Generator().manual_seed(seed)
+    x0 = ds.sample(num_sequences, g).x0
+    schedule = get_schedule("linear")
+    objective, _ = monte_carlo_bound(model, x0, schedule, num_samples=8, generator=g)
+    if model.config.is_vmd:
+        valid, _ = marginal_bound(model, x0, schedule, num_latents=16, num_times=8, generator=g)
+    else:
+        valid = objective
+    entropy = float(-(ds.probs * ds.probs.log()).sum()) / ds.seq_len
+    return dict(objective=round(objective, 4), valid_bound=round(valid, 4),
+                data_entropy=round(entropy, 4))
+
+
 def _run_job(job: dict) -> list[dict]:
     torch.set_num_threads(1)
     recipe = Recipe(**job["recipe"])
@@ -122,6 +144,7 @@ def _run_job(job: dict) -> list[dict]:
     if job.get("save_dir"):
         save_model(model, job["save_dir"], extra={"recipe": job["recipe"]})
     ds = get_dataset(job["dataset"])
+    likelihood = likelihood_numbers(model, job["dataset"])
     decodings = [("sample", 1.0)] + ([("argmax", 0.0)] if job["method"] == "vmd" else [])
     rows = []
     for nfe in job["nfes"]:
@@ -136,9 +159,9 @@ def _run_job(job: dict) -> list[dict]:
             if paper:
                 i = 0 if job["method"] == "mdm" else 1
                 row["paper_accuracy"], row["paper_kl"] = paper[i], paper[i + 2]
+            row.update(likelihood)
             row.update(train_seconds=round(train_seconds, 1), steps=result.steps,
                        samples_seen=result.samples_seen,
-                       final_bound=result.history[-1]["bound"] if result.history else None,
                        d_model=recipe.d_model, n_layers=recipe.n_layers,
                        latent_dim=recipe.latent_dim if job["method"] == "vmd" else 0)
             rows.append(row)
@@ -160,9 +183,9 @@ def run_benchmark(datasets=("d1", "d2", "two-uniform", "two-nonuniform"), quick:
         for job in jobs:
             rows.extend(_report(_run_job(job), progress))
     else:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for result in pool.imap_unordered(_run_job, jobs):
-                rows.extend(_report(result, progress))
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            for future in as_completed([pool.submit(_run_job, job) for job in jobs]):
+                rows.extend(_report(future.result(), progress))
     order = {name: i for i, name in enumerate(datasets)}
     rows.sort(key=lambda r: (order[r["dataset"]], -r["blocks"], -r["nfe"], r["method"],
                              r["decoding"] != "sample"))
@@ -205,12 +228,20 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def load_or_train(directory: str | Path, dataset: str, method: str, blocks: int,
-                  recipe: Recipe | None = None) -> MaskedDiffusionModel:
-    """Reuse a saved model when present, otherwise train and save one."""
-    directory = Path(directory)
-    if (directory / "config.json").is_file():
-        return load_model(directory)
-    model, _ = train_model(dataset, method, blocks, recipe or RECIPES[method])
-    save_model(model, directory)
-    return model
+def likelihood_table(rows: list[dict]) -> str:
+    """Per trained model: the training objective, a valid bound and the data entropy."""
+    lines = ["| set | B | method | objective (nats/token) | valid bound | data entropy |",
+             "|---|---|---|---|---|---|"]
+    seen = set()
+    for r in rows:
+        key = (r["dataset"], r["blocks"], r["method"])
+        if key in seen or "objective" not in r:
+            continue
+        seen.add(key)
+        lines.append(f"| {r['dataset']} | {r['blocks']} | {'Block MDM' if r['method'] == 'mdm' else 'VMD'} "
+                     f"| {r['objective']:.4f} | {r['valid_bound']:.4f} | {r['data_entropy']:.4f} |")
+    lines.append("")
+    lines.append("For MDM the objective is the negative ELBO, an upper bound on -log p(x0). The VMD "
+                 "double-ELBO objective can fall below the data entropy, so it is not a bound; the "
+                 "valid VMD bound is the ELBO of its marginal denoiser (16 importance samples of z).")
+    return "\n".join(lines)

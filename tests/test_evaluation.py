@@ -108,3 +108,28 @@ def test_distribution_metrics():
     assert m.accuracy == pytest.approx(0.9)
     assert m.tv == pytest.approx(0.5 * (0 + 0.1 + 0.1))
     assert m.kl == pytest.approx(0.5 * math.log(0.5 / 0.5) + 0.5 * math.log(0.5 / 0.4))
+
+
+def _vmd_with_mdm_twin(seed=7):
+    """A VMD model whose decoder ignores z (zero-initialised modulation), and the MDM with the same
+    decoder weights: its marginal denoiser is exactly the MDM's."""
+    vmd = tiny_model(seed=seed, scale=4.0, latent_dim=2)
+    mdm = tiny_model(seed=seed)
+    shared = set(mdm.state_dict())  # everything but the latent's modules and the modulations
+    mdm.load_state_dict({k: v for k, v in vmd.state_dict().items() if k in shared})
+    return vmd, mdm
+
+
+def test_marginal_bound_is_the_elbo_of_the_marginal_denoiser():
+    from maskdiff.evaluation import marginal_bound
+
+    vmd, mdm = _vmd_with_mdm_twin()
+    x = torch.tensor([[0, 2, 1]]).repeat(256, 1)
+    exact = float(exact_elbo(mdm, x[:1])) / 3
+    mean, se = marginal_bound(vmd, x, get_schedule("linear"), num_latents=2, num_times=30,
+                              generator=torch.Generator().manual_seed(0))
+    assert abs(mean - exact) < 4 * se + 1e-3, (mean, se, exact)
+    # the double-ELBO objective adds the encoder's KL on top
+    with torch.no_grad():
+        out = diffusion_loss(vmd, x, get_schedule("linear"), generator=torch.Generator().manual_seed(0))
+    assert float(out.kl) > 0

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from maskdiff import diffusion_loss, get_schedule
+from maskdiff.models import DiagonalGaussian
+
+from .conftest import tiny_model
+
+
+def test_token_ids_outside_vocabulary_are_refused():
+    model = tiny_model(vocab_size=5, seq_len=4)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 5\) \(the model's vocab_size\); got values in \[0, 7\]"):
+        diffusion_loss(model, torch.tensor([[0, 1, 7, 2]]), get_schedule("linear"))
+    with pytest.raises(ValueError, match=r"shape \(batch, 4\)"):
+        diffusion_loss(model, torch.zeros(2, 5, dtype=torch.long), get_schedule("linear"))
+
+
+@torch.no_grad()
+def test_conditioning_positions_are_not_scored():
+    model = tiny_model(vocab_size=5, seq_len=4)
+    x0 = torch.tensor([[1, 2, 3, 4]]).repeat(64, 1)
+    maskable = torch.tensor([[True, False, False, False]]).repeat(64, 1)
+    out = diffusion_loss(model, x0, get_schedule("linear"), maskable=maskable, t=torch.ones(64))
+    # at t = 1 only position 0 is masked; the loss is its cross-entropy, per scored token
+    logits = model.logits(model.training_layout(torch.tensor([[5, 2, 3, 4]]), x0[:1]))[0, 0, :5]
+    expected = -torch.log_softmax(logits, 0)[1]
+    assert out.num_tokens == 64
+    assert float(out.loss) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_beta_and_free_bits_change_the_loss_not_the_bound():
+    model = tiny_model(vocab_size=5, seq_len=4, latent_dim=3)
+    x0 = torch.randint(0, 5, (32, 4), generator=torch.Generator().manual_seed(0))
+    kw = dict(generator=None, t=torch.full((32,), 0.7))
+    outs = {}
+    for name, extra in {"beta1": dict(beta=1.0), "beta0": dict(beta=0.0),
+                        "free": dict(beta=1.0, free_bits=5.0)}.items():
+        torch.manual_seed(0)
+        outs[name] = diffusion_loss(model, x0, get_schedule("linear"), **extra, **kw)
+    assert float(outs["beta0"].loss) == pytest.approx(float(outs["beta0"].nll))
+    assert float(outs["beta1"].loss) == pytest.approx(float(outs["beta1"].bound))
+    assert float(outs["free"].loss) > float(outs["beta1"].loss)
+    assert float(outs["free"].bound) == pytest.approx(float(outs["beta1"].bound))
+
+
+def test_analytic_kl_matches_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    q = DiagonalGaussian(torch.tensor([[0.5, -1.0]]), torch.tensor([[-0.5, 0.3]]))
+    p = DiagonalGaussian(torch.tensor([[0.1, 0.2]]), torch.tensor([[0.2, -0.4]]))
+    z = torch.stack([q.sample(g) for _ in range(200_000)])
+    mc = (q.log_prob(z) - p.log_prob(z)).mean()
+    assert float(q.kl(p).sum()) == pytest.approx(float(mc), abs=0.01)
+    assert float(q.kl(q).abs().max()) < 1e-6
+
+
+def test_blocks_with_nothing_masked_pay_no_kl():
+    model = tiny_model(vocab_size=5, seq_len=4, latent_dim=3, block_size=2)
+    x0 = torch.randint(0, 5, (16, 4), generator=torch.Generator().manual_seed(1))
+    out = diffusion_loss(model, x0, get_schedule("linear"), maskable=torch.zeros(16, 4, dtype=torch.bool))
+    assert float(out.kl) == 0.0 and float(out.nll) == 0.0
