@@ -93,9 +93,9 @@ def _synthetic_bench(args) -> int:
 
 def _synthetic_train(args) -> int:
     from .models import save_model
-    from .tasks.synthetic_benchmark import RECIPES, train_model
+    from .tasks.synthetic_benchmark import recipe_for, train_model
 
-    recipe = RECIPES[args.method]
+    recipe = recipe_for(args.dataset, args.method)
     if args.steps is not None:
         recipe = replace(recipe, steps=args.steps,
                          kl_warmup_steps=min(recipe.kl_warmup_steps, 2 * args.steps // 3))
