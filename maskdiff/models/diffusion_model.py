@@ -111,8 +111,11 @@ class MaskedDiffusionModel(nn.Module):
                 extra = torch.cat([latent, torch.zeros_like(latent[:, :1])], dim=1)[:, group]
         cond = None
         if per_block is not None:
-            groups = torch.cat([per_block, torch.zeros_like(per_block[:, :1])], dim=1)
-            cond = (groups, group)
+            if nb == 1 and bool(layout.noisy.all()):
+                cond = (per_block, None)  # one block, no clean context: broadcast
+            else:
+                groups = torch.cat([per_block, torch.zeros_like(per_block[:, :1])], dim=1)
+                cond = (groups, group)
         return cond, extra
 
     def hidden(self, layout: Layout, t: torch.Tensor | None = None,

@@ -70,7 +70,9 @@ class TransformerBlock(nn.Module):
             x = x + self.drop(self.attn(self.norm1(x), attn_mask))
             return x + self.drop(self.mlp(self.norm2(x)))
         groups, group_of_token = cond
-        mod = self.modulation(F.silu(groups))[:, group_of_token]
+        mod = self.modulation(F.silu(groups))
+        if group_of_token is not None:  # None: one group, broadcast over the tokens
+            mod = mod[:, group_of_token]
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
         x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask))
@@ -111,7 +113,8 @@ class Trunk(nn.Module):
         extra: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """tokens: (B, N); positions: (N,); attn_mask: (N, N) bool, True = may attend;
-        cond: (groups (B, G, C), group_of_token (N,)) conditioning shared by groups of tokens;
+        cond: (groups (B, G, C), group_of_token (N,) or None) conditioning shared by groups of
+        tokens (None: a single group (B, 1, C) shared by every token);
         extra: (B, N, D) added to the embeddings."""
         h = self.tok_emb(tokens) + self.pos_emb(positions)
         if extra is not None:
