@@ -19,8 +19,6 @@ __all__ = ["main"]
 
 
 def _add_synthetic(sub) -> None:
-    from .sampling import ORDERS  # noqa: F401  (cheap import, keeps choices in one place)
-
     syn = sub.add_parser("synthetic", help="the 2- and 4-token dependency sets (Block MDM vs VMD)")
     syn_sub = syn.add_subparsers(dest="action")
     bench = syn_sub.add_parser("bench", help="train every model and print the paper's table")

@@ -40,9 +40,7 @@ def monte_carlo_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: S
     """(mean, standard error) of the per-token negative ELBO over `num_samples` draws."""
     values = [float(diffusion_loss(model, x0, schedule, maskable=maskable,
                                    generator=generator).bound) for _ in range(num_samples)]
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-    return mean, math.sqrt(var / len(values))
+    return _mean_and_se(values)
 
 
 def _require_time_agnostic(model: MaskedDiffusionModel, what: str) -> None:
@@ -120,39 +118,51 @@ def any_order_log_likelihood(model: MaskedDiffusionModel, x0: torch.Tensor,
     return out
 
 
+def _latent_samples(model: MaskedDiffusionModel, x0, schedule, num_latents, maskable, generator):
+    """Noise x0 once and draw K latents from q(z | x0, xt). Returns the noised batch, per-token
+    log p(x0^i | xt, z_k) as (K, B, L) and per-block log p(z_k) - log q(z_k) as (K, B, blocks)."""
+    cfg = model.config
+    if not cfg.is_vmd:
+        raise ValueError("this bound is for VMD models (latent_dim > 0); use monte_carlo_bound")
+    if num_latents < 1:
+        raise ValueError(f"num_latents must be >= 1, got {num_latents}")
+    batch = noise_batch(model, x0, schedule, maskable=maskable, generator=generator)
+    q, p = model.posterior(x0, batch.masked), model.prior(batch.layout)
+    token_logp, log_ratio = [], []
+    for _ in range(num_latents):
+        z = q.sample(generator)
+        logits = model.logits(batch.layout, batch.t if cfg.time_conditioning else None, z)
+        logp = kernels.masked_log_softmax(logits, cfg.mask_id)
+        token_logp.append(logp.gather(-1, x0[..., None]).squeeze(-1))
+        log_ratio.append(p.log_prob(z) - q.log_prob(z))
+    return batch, torch.stack(token_logp), torch.stack(log_ratio)
+
+
+def _mean_and_se(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
+    return mean, math.sqrt(var / len(values))
+
+
 @torch.no_grad()
 def importance_weighted_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
                               num_latents: int = 16, num_times: int = 8, maskable=None,
                               generator=None) -> tuple[float, float]:
-    """VMD's importance-weighted negative ELBO per token with K = num_latents samples of z per
-    block: -log p(x^M | xt) <= -log mean_k p(x^M | xt, z_k) p(z_k) / q(z_k | x0, xt).
-    Averaged over `num_times` draws of t; returns (mean, standard error)."""
+    """The double-ELBO objective tightened with K = num_latents samples of z per block:
+    -log p(x^M | xt) <= -log mean_k p(x^M | xt, z_k) p(z_k) / q(z_k | x0, xt), weighted by w(t).
+    Averaged over `num_times` draws of t; returns (mean, standard error) per token."""
     cfg = model.config
-    if not cfg.is_vmd:
-        raise ValueError("importance_weighted_bound needs a VMD model (latent_dim > 0)")
-    if num_latents < 1:
-        raise ValueError(f"num_latents must be >= 1, got {num_latents}")
     B, nb, b = x0.shape[0], cfg.num_blocks, cfg.block_size
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     values = []
     for _ in range(num_times):
-        batch = noise_batch(model, x0, schedule, maskable=maskable, generator=generator)
-        q = model.posterior(x0, batch.masked)
-        p = model.prior(batch.layout)
-        log_w = []
-        for _k in range(num_latents):
-            z = q.sample(generator)
-            logits = model.logits(batch.layout, batch.t if cfg.time_conditioning else None, z)
-            logp = kernels.masked_log_softmax(logits, cfg.mask_id)
-            tok = logp.gather(-1, x0[..., None]).squeeze(-1) * batch.masked  # (B, L)
-            log_lik = tok.view(B, nb, b).sum(-1)
-            log_w.append(log_lik + p.log_prob(z) - q.log_prob(z))  # (B, nb)
-        iw = torch.logsumexp(torch.stack(log_w), 0) - math.log(num_latents)
+        batch, token_logp, log_ratio = _latent_samples(model, x0, schedule, num_latents, maskable,
+                                                       generator)
+        block_loglik = (token_logp * batch.masked).view(num_latents, B, nb, b).sum(-1)
+        iw = torch.logsumexp(block_loglik + log_ratio, 0) - math.log(num_latents)  # (B, nb)
         has_masked = batch.masked.view(B, nb, b).any(-1)
         values.append(float((schedule.weight(batch.t) * -iw * has_masked).sum()) / n_tokens)
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-    return mean, math.sqrt(var / len(values))
+    return _mean_and_se(values)
 
 
 @torch.no_grad()
@@ -165,33 +175,17 @@ def marginal_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Sche
     single-token marginals p(x^i | xt) = E_{p(z)} p(x^i | xt, z). Each is estimated as
     mean_k p(x^i | xt, z_k) p(z_k) / q(z_k | x0, xt) with z_k ~ q; by Jensen, -log of that
     estimate is an upper bound in expectation, so the result never undercuts -log p(x0)."""
-    cfg = model.config
-    if not cfg.is_vmd:
-        raise ValueError("marginal_bound is for VMD models; use monte_carlo_bound for MDM")
-    if num_latents < 1:
-        raise ValueError(f"num_latents must be >= 1, got {num_latents}")
-    B, L, b = x0.shape[0], cfg.seq_len, cfg.block_size
-    block_of = torch.arange(L, device=x0.device) // b
+    block_of = torch.arange(model.config.seq_len, device=x0.device) // model.config.block_size
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     values = []
     for _ in range(num_times):
-        batch = noise_batch(model, x0, schedule, maskable=maskable, generator=generator)
-        q = model.posterior(x0, batch.masked)
-        p = model.prior(batch.layout)
-        log_w = []
-        for _k in range(num_latents):
-            z = q.sample(generator)
-            logits = model.logits(batch.layout, batch.t if cfg.time_conditioning else None, z)
-            logp = kernels.masked_log_softmax(logits, cfg.mask_id)
-            tok = logp.gather(-1, x0[..., None]).squeeze(-1)  # (B, L)
-            log_ratio = (p.log_prob(z) - q.log_prob(z))[:, block_of]  # (B, L)
-            log_w.append(tok + log_ratio)
-        log_marginal = torch.logsumexp(torch.stack(log_w), 0) - math.log(num_latents)
+        batch, token_logp, log_ratio = _latent_samples(model, x0, schedule, num_latents, maskable,
+                                                       generator)
+        log_marginal = torch.logsumexp(token_logp + log_ratio[:, :, block_of], 0) - math.log(
+            num_latents)  # (B, L)
         weight = schedule.weight(batch.t)[:, block_of]
         values.append(float((weight * -log_marginal * batch.masked).sum()) / n_tokens)
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)
-    return mean, math.sqrt(var / len(values))
+    return _mean_and_se(values)
 
 
 @dataclass

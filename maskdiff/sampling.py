@@ -5,6 +5,11 @@ is plain MDM); the budget is split evenly over the blocks that have something to
 within a block the number of tokens committed per step is spread evenly so that every step commits
 at least one token and the last step leaves no [MASK]. Positions that are not [MASK] in the input
 (Sudoku givens, a prompt) are conditioning and are never changed.
+
+VMD latent policies (one latent per block): `fixed` draws z from the model's prior when a block
+starts and keeps it (the VMD paper); `resample` draws a fresh z from the prior at every step (VADD);
+`prior` does the same but requires the learned prior p(z | xt); `posterior` runs the encoder on the
+current best guess of x0 (masked positions filled with the last argmax) and the mask pattern.
 """
 
 from __future__ import annotations

@@ -133,3 +133,13 @@ def test_marginal_bound_is_the_elbo_of_the_marginal_denoiser():
     with torch.no_grad():
         out = diffusion_loss(vmd, x, get_schedule("linear"), generator=torch.Generator().manual_seed(0))
     assert float(out.kl) > 0
+
+
+
+def test_latent_bounds_refuse_models_without_latent():
+    from maskdiff.evaluation import importance_weighted_bound, marginal_bound
+
+    x = torch.tensor([[0, 2, 1]])
+    for bound in (importance_weighted_bound, marginal_bound):
+        with pytest.raises(ValueError, match="VMD models"):
+            bound(tiny_model(), x, get_schedule("linear"))
