@@ -1,0 +1,165 @@
+"""Sudoku boards: parsing, formatting, validation with precise errors, an exact solver/counter.
+
+A board is a tuple of 81 ints, row-major, 0 for a blank and 1..9 for a digit.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+__all__ = ["PuzzleError", "parse_board", "format_board", "pretty_board", "find_conflict",
+           "validate", "solve", "count_solutions", "candidates", "PEERS", "UNITS"]
+
+ROWS = [[9 * r + c for c in range(9)] for r in range(9)]
+COLS = [[9 * r + c for r in range(9)] for c in range(9)]
+BOXES = [[9 * (3 * (b // 3) + i // 3) + 3 * (b % 3) + i % 3 for i in range(9)] for b in range(9)]
+UNITS = ROWS + COLS + BOXES
+UNIT_NAMES = ([f"row {r + 1}" for r in range(9)] + [f"column {c + 1}" for c in range(9)]
+              + [f"box {b + 1}" for b in range(9)])
+PEERS = [sorted({p for unit in UNITS if cell in unit for p in unit} - {cell}) for cell in range(81)]
+ALL = 0x3FE  # bits 1..9
+
+
+class PuzzleError(ValueError):
+    """A malformed or contradictory puzzle; the message says what and where."""
+
+
+def parse_board(text: str) -> tuple[int, ...]:
+    """Parse 81 characters ('.' or '0' for blanks, digits 1-9), or a 9-line grid that may use
+    spaces and '|', '-', '+' as separators. Raises PuzzleError naming the problem."""
+    if not isinstance(text, str):
+        raise PuzzleError(f"a puzzle must be a string, got {type(text).__name__}")
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    if len(lines) > 1:
+        cells = []
+        for ln in lines:
+            row = [ch for ch in ln if ch not in " \t|+-"]
+            if not row:  # a separator line such as ------+-------+------
+                continue
+            cells.extend(row)
+    else:
+        cells = list(text.strip())
+    if len(cells) != 81:
+        raise PuzzleError(f"a puzzle needs 81 cells, got {len(cells)}")
+    board = []
+    for i, ch in enumerate(cells):
+        if ch in ".0":
+            board.append(0)
+        elif ch in "123456789":
+            board.append(int(ch))
+        else:
+            raise PuzzleError(f"bad character {ch!r} at row {i // 9 + 1}, column {i % 9 + 1}: "
+                              "use digits 1-9 and '.' or '0' for blanks")
+    board = tuple(board)
+    validate(board)
+    return board
+
+
+def format_board(board: Iterable[int], blank: str = ".") -> str:
+    """The 81-character form."""
+    return "".join(str(v) if v else blank for v in board)
+
+
+def pretty_board(board: Iterable[int]) -> str:
+    """A 9-line grid with box separators."""
+    b = list(board)
+    out = []
+    for r in range(9):
+        if r in (3, 6):
+            out.append("------+-------+------")
+        row = [str(v) if v else "." for v in b[9 * r: 9 * r + 9]]
+        out.append(" ".join(row[:3]) + " | " + " ".join(row[3:6]) + " | " + " ".join(row[6:]))
+    return "\n".join(out)
+
+
+def find_conflict(board: Iterable[int]) -> str | None:
+    """The first repeated digit as 'digit D repeated in row R' (or column/box), else None."""
+    b = list(board)
+    for unit, name in zip(UNITS, UNIT_NAMES):
+        seen = set()
+        for cell in unit:
+            v = b[cell]
+            if v:
+                if v in seen:
+                    return f"digit {v} repeated in {name}"
+                seen.add(v)
+    return None
+
+
+def validate(board: Iterable[int]) -> None:
+    """Raise PuzzleError for a wrong size, a value outside 0..9 or a repeated digit."""
+    b = list(board)
+    if len(b) != 81:
+        raise PuzzleError(f"a board has 81 cells, got {len(b)}")
+    bad = [i for i, v in enumerate(b) if not (isinstance(v, int) and 0 <= v <= 9)]
+    if bad:
+        i = bad[0]
+        raise PuzzleError(f"cell at row {i // 9 + 1}, column {i % 9 + 1} holds {b[i]!r}; "
+                          "expected 0 (blank) or 1-9")
+    conflict = find_conflict(b)
+    if conflict:
+        raise PuzzleError(conflict)
+
+
+def candidates(board: list[int]) -> list[int]:
+    """Bitmask of allowed digits per cell (bit d set = digit d allowed; 0 for filled cells)."""
+    masks = []
+    for cell in range(81):
+        if board[cell]:
+            masks.append(0)
+            continue
+        used = 0
+        for p in PEERS[cell]:
+            used |= 1 << board[p]
+        masks.append(ALL & ~used)
+    return masks
+
+
+def _search(board: list[int], limit: int, found: list) -> None:
+    """Depth-first search with the fewest-candidates cell first; stops after `limit` solutions."""
+    best, best_mask, best_count = -1, 0, 10
+    for cell in range(81):
+        if board[cell]:
+            continue
+        used = 0
+        for p in PEERS[cell]:
+            used |= 1 << board[p]
+        mask = ALL & ~used
+        count = bin(mask).count("1")
+        if count == 0:
+            return
+        if count < best_count:
+            best, best_mask, best_count = cell, mask, count
+            if count == 1:
+                break
+    if best < 0:
+        found.append(tuple(board))
+        return
+    for d in range(1, 10):
+        if best_mask >> d & 1:
+            board[best] = d
+            _search(board, limit, found)
+            if len(found) >= limit:
+                board[best] = 0
+                return
+    board[best] = 0
+
+
+def count_solutions(board: Iterable[int], limit: int = 2) -> int:
+    """Number of solutions, counting at most `limit` (2 answers 'is it unique?')."""
+    b = list(board)
+    if find_conflict(b):
+        return 0
+    found: list = []
+    _search(b, limit, found)
+    return len(found)
+
+
+def solve(board: Iterable[int]) -> tuple[int, ...] | None:
+    """One solution, or None when the puzzle is contradictory."""
+    b = list(board)
+    if find_conflict(b):
+        return None
+    found: list = []
+    _search(b, 1, found)
+    return found[0] if found else None
