@@ -1,0 +1,35 @@
+import pytest
+
+from maskdiff.tasks.sudoku_data import generate_test_sets, load_test_set, make_indexed_puzzle
+
+
+def test_indexed_puzzles_are_reproducible():
+    assert make_indexed_puzzle(0, 3) == make_indexed_puzzle(0, 3)
+    assert make_indexed_puzzle(0, 3) != make_indexed_puzzle(1, 3)
+
+
+def test_generation_resumes_to_the_same_files(tmp_path):
+    full = generate_test_sets(tmp_path / "a", per_bucket=2, seed=5, progress=False)
+    assert full == {"singles": 2, "strategies": 2, "guessing": 2}
+    # stop almost at once, then resume: identical files
+    generate_test_sets(tmp_path / "b", per_bucket=2, seed=5, max_seconds=0.0, progress=False)
+    generate_test_sets(tmp_path / "b", per_bucket=2, seed=5, progress=False)
+    for bucket in full:
+        a = (tmp_path / "a" / f"{bucket}.csv").read_text()
+        assert a == (tmp_path / "b" / f"{bucket}.csv").read_text()
+        pairs = load_test_set(tmp_path / "a" / f"{bucket}.csv", verify=True)
+        assert len(pairs) == 2
+
+
+def test_resume_with_other_seed_is_refused(tmp_path):
+    generate_test_sets(tmp_path, per_bucket=1, seed=1, max_seconds=0.0, progress=False)
+    generate_test_sets(tmp_path, per_bucket=1, seed=1, max_seconds=1.0, progress=False)
+    with pytest.raises(ValueError, match="seed 1, not 2"):
+        generate_test_sets(tmp_path, per_bucket=1, seed=2, progress=False)
+
+
+def test_loading_a_foreign_file_is_refused(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n")
+    with pytest.raises(ValueError, match="not a maskdiff Sudoku test set"):
+        load_test_set(path)
