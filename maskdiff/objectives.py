@@ -116,20 +116,20 @@ def diffusion_loss(
     stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
     """
     cfg = model.config
-    nb_ = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
+    noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
                       antithetic=antithetic, t_min=t_min)
-    weight = schedule.weight(nb_.t)  # (B, num_blocks)
+    weight = schedule.weight(noised.t)  # (B, num_blocks)
     z = kl_blocks = None
     if cfg.is_vmd:
-        q = model.posterior(x0, nb_.masked)
+        q = model.posterior(x0, noised.masked)
         z = q.sample(generator)
-        kl_blocks = q.kl(model.prior(nb_.layout))  # (B, num_blocks, d_z)
+        kl_blocks = q.kl(model.prior(noised.layout))  # (B, num_blocks, d_z)
 
-    hidden = model.hidden(nb_.layout, nb_.t if cfg.time_conditioning else None, z)
-    rows = model.head(hidden[nb_.masked])  # (R, V + 1): masked positions only
+    hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None, z)
+    rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
-    row_weight = weight[:, block_of][nb_.masked]
-    nll_sum = kernels.elbo_cross_entropy(rows, x0[nb_.masked], cfg.mask_id, row_weight).sum()
+    row_weight = weight[:, block_of][noised.masked]
+    nll_sum = kernels.elbo_cross_entropy(rows, x0[noised.masked], cfg.mask_id, row_weight).sum()
 
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     n_tokens = max(n_tokens, 1)
@@ -139,7 +139,7 @@ def diffusion_loss(
         return LossOutput(nll, nll.detach(), zero, nll.detach(), n_tokens)
 
     # A block with nothing masked needs no latent; its KL is left out (the bound still holds).
-    has_masked = nb_.masked.view(x0.shape[0], cfg.num_blocks, cfg.block_size).any(-1)
+    has_masked = noised.masked.view(x0.shape[0], cfg.num_blocks, cfg.block_size).any(-1)
     block_w = weight * has_masked
     kl = (block_w * kl_blocks.sum(-1)).sum() / n_tokens
     kl_train = kl

@@ -143,6 +143,10 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     out_path = Path(out_dir) if out_dir is not None else None
     schedule = get_schedule(config.schedule)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    if accelerator.num_processes > 1:
+        # The loss calls model methods directly, which bypasses DDP's gradient hooks.
+        raise NotImplementedError("multi-process training is not supported by this trainer yet; "
+                                  "run one process")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
 
@@ -175,7 +179,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
         x0 = batch.x0.to(accelerator.device)
         maskable = None if batch.maskable is None else batch.maskable.to(accelerator.device)
         beta = kl_weight(step, config.kl_warmup_steps)
-        out = diffusion_loss(raw_model if accelerator.num_processes == 1 else model, x0, schedule,
+        out = diffusion_loss(raw_model, x0, schedule,
                              maskable=maskable, beta=beta, free_bits=config.free_bits,
                              generator=generator, antithetic=config.antithetic,
                              t_min=config.t_min)
