@@ -78,3 +78,38 @@ def test_untrained_learned_prior_is_standard_normal():
     model = tiny_model(vocab_size=5, seq_len=8, latent_dim=4, prior="learned")
     p = model.prior(model.sampling_layout(torch.full((3, 8), 5)))
     assert torch.equal(p.mean, torch.zeros(3, 1, 4)) and torch.equal(p.logvar, torch.zeros(3, 1, 4))
+
+
+def _grid_groups():
+    rows = [i // 9 for i in range(81)]
+    cols = [i % 9 for i in range(81)]
+    boxes = [3 * (i // 27) + (i % 9) // 3 for i in range(81)]
+    return [rows, cols, boxes]
+
+
+def test_group_attention_sees_exactly_the_peers():
+    model = tiny_model(vocab_size=9, seq_len=81, position_groups=_grid_groups(), group_attention=True)
+    mask = model.training_layout(torch.zeros(1, 81, dtype=torch.long),
+                                 torch.zeros(1, 81, dtype=torch.long)).attn_mask
+    assert mask.shape == (81, 81) and bool(mask.diagonal().all())
+    assert (mask.sum(-1) == 21).all()  # 20 peers + itself
+    # a change at a non-peer cell cannot change a cell's prediction in a one-layer model
+    x = torch.full((2, 81), 9)
+    x[1, 80] = 3  # cell (9, 9) is not a peer of cell (1, 1)
+    logits = model.logits(model.training_layout(x, x))
+    assert torch.allclose(logits[0, 0], logits[1, 0], atol=1e-6)
+    assert not torch.allclose(logits[0, 8], logits[1, 8], atol=1e-6)  # (1, 9) is a peer of (9, 9)
+
+
+def test_position_groups_are_validated_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="position_groups must be"):
+        ModelConfig(vocab_size=9, seq_len=81, position_groups=[[0] * 80])
+    with pytest.raises(ValueError, match="group_attention needs position_groups"):
+        ModelConfig(vocab_size=9, seq_len=81, group_attention=True)
+    model = tiny_model(vocab_size=9, seq_len=81, position_groups=_grid_groups(), group_attention=True)
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.config == model.config
+    x = torch.full((1, 81), 9)
+    assert torch.equal(model.logits(model.training_layout(x, x)),
+                       loaded.logits(loaded.training_layout(x, x)))

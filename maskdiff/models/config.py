@@ -36,6 +36,12 @@ class ModelConfig:
     prior: str = "standard"
     prior_layers: int = 1
     latent_injection: str = "adaln"
+    # Structured positions (e.g. a Sudoku board's rows, columns and boxes): each grouping assigns a
+    # group id to every position and gets its own embedding table, added to the position embedding.
+    position_groups: list[list[int]] | None = None
+    # With position_groups: a position attends only to positions sharing a group with it
+    # (a Sudoku cell to its 20 peers and itself).
+    group_attention: bool = False
 
     def __post_init__(self):
         if self.block_size is None:
@@ -69,6 +75,18 @@ class ModelConfig:
                     raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.prior not in PRIORS:
             raise ValueError(f"ModelConfig.prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.position_groups is not None:
+            groups = self.position_groups
+            if not isinstance(groups, list) or not groups or any(
+                    not isinstance(g, list) or len(g) != self.seq_len
+                    or any(not isinstance(i, int) or i < 0 for i in g) for g in groups):
+                raise ValueError(f"ModelConfig.position_groups must be a non-empty list of lists of "
+                                 f"{self.seq_len} non-negative integers (one group id per position)")
+        if self.group_attention and self.position_groups is None:
+            raise ValueError("ModelConfig.group_attention needs position_groups")
+        if self.group_attention and self.block_size != self.seq_len:
+            raise ValueError("ModelConfig.group_attention is supported with one block only "
+                             "(block_size = seq_len)")
         if self.latent_injection not in LATENT_INJECTIONS:
             raise ValueError(
                 f"ModelConfig.latent_injection must be one of {LATENT_INJECTIONS}, "

@@ -42,7 +42,9 @@ class MaskedDiffusionModel(nn.Module):
         d = config.d_model
         cond_dim = d if config.has_conditioning else 0
         self.trunk = Trunk(config.vocab_size + 1, config.seq_len, d, config.n_layers,
-                           config.n_heads, config.mlp_ratio, config.dropout, cond_dim)
+                           config.n_heads, config.mlp_ratio, config.dropout, cond_dim,
+                           config.position_groups)
+        self.register_buffer("group_mask", self._group_mask(config), persistent=False)
         self.head = nn.Linear(d, config.vocab_size + 1)
         self.time_mlp = (nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
                          if config.time_conditioning else None)
@@ -59,13 +61,22 @@ class MaskedDiffusionModel(nn.Module):
     def mask_id(self) -> int:
         return self.config.mask_id
 
+    @staticmethod
+    def _group_mask(config: ModelConfig) -> torch.Tensor | None:
+        """(L, L) bool: positions sharing at least one group (None without group attention)."""
+        if not config.group_attention:
+            return None
+        ids = torch.tensor(config.position_groups)  # (G, L)
+        return (ids[:, :, None] == ids[:, None, :]).any(0)
+
     def training_layout(self, xt: torch.Tensor, x0: torch.Tensor) -> Layout:
         """[xt ; x0] with the block-diffusion mask, or just xt when one block spans the sequence."""
         L, b = self.config.seq_len, self.config.block_size
         device = xt.device
         pos = torch.arange(L, device=device)
         if b == L:
-            return Layout(xt, pos, None, torch.ones(L, dtype=torch.bool, device=device), 0, L)
+            return Layout(xt, pos, self.group_mask, torch.ones(L, dtype=torch.bool, device=device),
+                          0, L)
         noisy = torch.cat([torch.ones(L, dtype=torch.bool, device=device),
                            torch.zeros(L, dtype=torch.bool, device=device)])
         return Layout(torch.cat([xt, x0], dim=1), torch.cat([pos, pos]),
@@ -79,7 +90,7 @@ class MaskedDiffusionModel(nn.Module):
                              f"and at most seq_len={self.config.seq_len}")
         device = prefix.device
         pos = torch.arange(n, device=device)
-        attn = None if n == b else block_causal_mask(n, b, device)
+        attn = self.group_mask if n == b else block_causal_mask(n, b, device)
         return Layout(prefix, pos, attn, pos >= n - b, n - b, n)
 
     # ------------------------------------------------------------------------------ conditioning

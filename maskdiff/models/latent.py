@@ -76,7 +76,8 @@ class LatentEncoder(nn.Module):
         super().__init__()
         self.block_size = config.block_size
         self.trunk = Trunk(config.vocab_size + 1, config.seq_len, config.d_model,
-                           config.encoder_layers, config.n_heads, config.mlp_ratio, config.dropout)
+                           config.encoder_layers, config.n_heads, config.mlp_ratio, config.dropout,
+                           position_groups=config.position_groups)
         self.masked_emb = nn.Embedding(2, config.d_model)
         self.head = nn.Linear(config.d_model, 2 * config.latent_dim)
 
@@ -96,7 +97,8 @@ class LearnedPrior(nn.Module):
         super().__init__()
         self.block_size = config.block_size
         self.trunk = Trunk(config.vocab_size + 1, config.seq_len, config.d_model,
-                           config.prior_layers, config.n_heads, config.mlp_ratio, config.dropout)
+                           config.prior_layers, config.n_heads, config.mlp_ratio, config.dropout,
+                           position_groups=config.position_groups)
         self.head = nn.Linear(config.d_model, 2 * config.latent_dim)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

@@ -93,10 +93,18 @@ class Trunk(nn.Module):
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
         cond_dim: int = 0,
+        position_groups: list[list[int]] | None = None,
     ):
         super().__init__()
         self.tok_emb = nn.Embedding(num_embeddings, d_model)
         self.pos_emb = nn.Embedding(max_positions, d_model)
+        # One table per grouping of positions (e.g. row, column, box), looked up by position.
+        self.group_embs = nn.ModuleList()
+        for i, groups in enumerate(position_groups or []):
+            self.register_buffer(f"group_ids_{i}", torch.tensor(groups, dtype=torch.long),
+                                 persistent=False)
+            self.group_embs.append(nn.Embedding(max(groups) + 1, d_model))
+            nn.init.normal_(self.group_embs[-1].weight, std=0.02)
         self.blocks = nn.ModuleList(
             TransformerBlock(d_model, n_heads, mlp_ratio, dropout, cond_dim) for _ in range(n_layers)
         )
@@ -117,6 +125,8 @@ class Trunk(nn.Module):
         tokens (None: a single group (B, 1, C) shared by every token);
         extra: (B, N, D) added to the embeddings."""
         h = self.tok_emb(tokens) + self.pos_emb(positions)
+        for i, emb in enumerate(self.group_embs):
+            h = h + emb(getattr(self, f"group_ids_{i}")[positions])
         if extra is not None:
             h = h + extra
         for block in self.blocks:
