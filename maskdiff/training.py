@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -57,6 +57,7 @@ class TrainConfig:
     free_bits: float = 0.0
     seed: int = 0
     checkpoint_every: int = 0
+    eval_every: int = 0
     log_every: int = 50
     progress: bool = True
 
@@ -64,7 +65,8 @@ class TrainConfig:
         for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "kl_warmup_steps", "checkpoint_every", "log_every"):
+        for name in ("warmup_steps", "kl_warmup_steps", "checkpoint_every", "eval_every",
+                     "log_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -134,9 +136,12 @@ def _load_checkpoint(out_dir: Path):
 
 def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | None = None,
           out_dir: str | os.PathLike | None = None, resume: bool = True,
-          description: str = "train") -> TrainResult:
+          description: str = "train",
+          evaluate: Callable[[MaskedDiffusionModel], dict] | None = None) -> TrainResult:
     """Train `model` on batches from `data`. With `out_dir`, checkpoints go to out_dir/checkpoint
-    and an existing checkpoint there is resumed (same loss curve as an uninterrupted run)."""
+    and an existing checkpoint there is resumed (same loss curve as an uninterrupted run).
+    `evaluate(model) -> dict` runs every `config.eval_every` steps (model in eval mode, no grad);
+    its numbers join the history under "eval"."""
     from accelerate import Accelerator  # imported here: a second-long import the CLI often skips
 
     config = config or TrainConfig()
@@ -198,6 +203,13 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
                             **{k: round(v, 5) for k, v in running.items()}})
             bar.set_postfix(bound=f"{running['bound']:.4f}", kl=f"{running['kl']:.3f}")
         bar.update(1)
+        if evaluate is not None and config.eval_every and (step + 1) % config.eval_every == 0:
+            raw_model.eval()
+            with torch.no_grad():
+                metrics = evaluate(raw_model)
+            raw_model.train()
+            history.append({"step": step + 1, "eval": metrics})
+            bar.write(f"step {step + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if (out_path is not None and config.checkpoint_every
                 and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps
                 and accelerator.is_main_process):

@@ -10,14 +10,15 @@ import random
 
 import torch
 
-from maskdiff.models import ModelConfig
+from maskdiff.models import MaskedDiffusionModel, ModelConfig
+from maskdiff.sampling import SamplerConfig, generate
 from maskdiff.training import Batch
 
-from .sudoku_board import BOXES
+from .sudoku_board import BOXES, find_conflict
 from .sudoku_generate import augment, random_grid
 
 __all__ = ["VOCAB", "MASK_ID", "board_to_tokens", "tokens_to_board", "position_groups",
-           "sudoku_model_config", "GridSource"]
+           "sudoku_model_config", "GridSource", "SolveResult", "solve_puzzles"]
 
 VOCAB = 9
 MASK_ID = VOCAB
@@ -69,3 +70,46 @@ class GridSource:
         rng = random.Random(seed)
         grids = [augment(rng.choice(self.base), rng) for _ in range(batch_size)]
         return Batch(board_to_tokens(grids))
+
+
+class SolveResult:
+    """boards: one completed board per puzzle; valid: every row/column/box holds 1-9 and the givens
+    are kept; nfe: denoiser calls per trajectory; trajectories: K of best-of-K."""
+
+    def __init__(self, boards, valid, nfe, trajectories):
+        self.boards, self.valid, self.nfe, self.trajectories = boards, valid, nfe, trajectories
+
+
+def _consistent(board, puzzle) -> bool:
+    return all(board) and find_conflict(board) is None and all(
+        p in (0, b) for p, b in zip(puzzle, board))
+
+
+def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
+                  order: str = "top-prob-margin", best_of: int = 1, temperature: float = 0.0,
+                  score_noise: float | None = None, generator: torch.Generator | None = None,
+                  batch_size: int = 256) -> SolveResult:
+    """Solve boards (0 = blank) with the model. With best_of = K, K trajectories per puzzle run in
+    parallel (different latents, and Gumbel noise of scale 0.5 on the scores when K > 1 unless
+    score_noise says otherwise); the first one that satisfies every constraint is kept."""
+    if best_of < 1:
+        raise ValueError(f"best_of must be >= 1, got {best_of}")
+    if score_noise is None:
+        score_noise = 0.5 if best_of > 1 else 0.0
+    config = SamplerConfig(nfe=nfe, order=order, temperature=temperature, score_noise=score_noise)
+    puzzles = [tuple(p) for p in puzzles]
+    boards, valid = [], []
+    per_batch = max(1, batch_size // best_of)
+    used_nfe = 0
+    for start in range(0, len(puzzles), per_batch):
+        chunk = puzzles[start:start + per_batch]
+        x = board_to_tokens([p for p in chunk for _ in range(best_of)])
+        out = generate(model, x, config=config, generator=generator)
+        used_nfe = max(used_nfe, out.nfe)
+        candidates = tokens_to_board(out.tokens)
+        for i, puzzle in enumerate(chunk):
+            mine = candidates[i * best_of:(i + 1) * best_of]
+            ok = [b for b in mine if _consistent(b, puzzle)]
+            boards.append(ok[0] if ok else mine[0])
+            valid.append(bool(ok))
+    return SolveResult(boards, valid, used_nfe, best_of)

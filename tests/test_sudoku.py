@@ -34,3 +34,19 @@ def test_preset_decodes_a_puzzle_without_touching_givens():
         assert out.nfe == 5 and not bool((out.tokens == MASK_ID).any())
         given = x != MASK_ID
         assert torch.equal(out.tokens[given], x[given])
+
+
+def test_solve_puzzles_reports_validity_and_keeps_givens():
+    from maskdiff.tasks.sudoku import solve_puzzles
+    from maskdiff.tasks.sudoku_board import solve
+
+    model = MaskedDiffusionModel(sudoku_model_config(latent_dim=4, d_model=32, n_layers=1))
+    puzzle = parse_board(PUZZLE)
+    almost = list(solve(puzzle))
+    almost[0] = 0  # one blank: any model fills it with the only digit that fits, or fails
+    result = solve_puzzles(model, [puzzle, almost], nfe=1, best_of=3,
+                           generator=torch.Generator().manual_seed(0))
+    assert result.nfe == 1 and result.trajectories == 3 and len(result.boards) == 2
+    for board, puzzle_, valid in zip(result.boards, [puzzle, almost], result.valid):
+        assert all(p in (0, b) for p, b in zip(puzzle_, board))
+        assert valid == (find_conflict(board) is None)

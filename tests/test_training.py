@@ -68,3 +68,17 @@ def test_kl_weight_ramps():
 def test_train_config_errors(field, value):
     with pytest.raises(ValueError, match=field if field != "schedule" else "unknown noise schedule"):
         TrainConfig(**{field: value})
+
+
+def test_periodic_evaluation_runs_in_eval_mode():
+    seen = []
+
+    def evaluate(model):
+        seen.append(model.training)
+        return {"score": 1.0}
+
+    result = train(_model(), get_dataset("d1"), TrainConfig(steps=4, batch_size=4, eval_every=2,
+                                                            progress=False, log_every=1),
+                   evaluate=evaluate)
+    assert seen == [False, False]
+    assert [h["step"] for h in result.history if "eval" in h] == [2, 4]
