@@ -33,3 +33,26 @@ def test_loading_a_foreign_file_is_refused(tmp_path):
     path.write_text("a,b\n")
     with pytest.raises(ValueError, match="not a maskdiff Sudoku test set"):
         load_test_set(path)
+
+
+def test_committed_test_sets_regenerate_bit_for_bit():
+    """The first puzzles of the stream (seed 0) are the first lines of the committed files, and a
+    sample of each file has exactly one solution, the recorded one, and its bucket's rating."""
+    from pathlib import Path
+
+    from maskdiff.tasks.sudoku_board import count_solutions, solve
+    from maskdiff.tasks.sudoku_generate import rate
+
+    folder = Path(__file__).resolve().parents[1] / "tasks" / "data" / "sudoku"
+    stream = [make_indexed_puzzle(0, i) for i in range(12)]
+    for bucket in ("singles", "strategies", "guessing"):
+        lines = (folder / f"{bucket}.csv").read_text().splitlines()
+        assert len(lines) == 1001
+        expected = [f"{r['puzzle']},{r['solution']},{r['givens']}" for r in stream
+                    if r["bucket"] == bucket]
+        assert expected and lines[1:1 + len(expected)] == expected
+        pairs = load_test_set(folder / f"{bucket}.csv")
+        for puzzle, solution in pairs[::10]:  # every 10th; all 3,000 were verified at generation
+            assert count_solutions(puzzle) == 1 and solve(puzzle) == solution
+        for puzzle, _ in pairs[::100]:
+            assert rate(puzzle) == bucket
