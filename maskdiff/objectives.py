@@ -25,7 +25,7 @@ import torch
 from . import kernels
 from .models import MaskedDiffusionModel
 from .models.diffusion_model import Layout
-from .process import mask_tokens, sample_times
+from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule
 
 __all__ = ["LossOutput", "NoisedBatch", "noise_batch", "diffusion_loss", "kl_weight"]
@@ -71,7 +71,7 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
                 t_min: float = 1e-4) -> NoisedBatch:
     """Draw t per block (antithetic across the batch) and mask x0 accordingly."""
     cfg = model.config
-    check_tokens(x0, cfg.vocab_size, cfg.seq_len)
+    check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
     if t is None:
         t = sample_times(B * nb, generator=generator, antithetic=antithetic, t_min=t_min,
@@ -82,18 +82,6 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
     xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
                              maskable=maskable, generator=generator)
     return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
-
-
-def check_tokens(x0: torch.Tensor, vocab_size: int, seq_len: int) -> None:
-    """Clear errors for data that does not fit the model."""
-    if x0.dim() != 2 or x0.shape[1] != seq_len:
-        raise ValueError(f"expected token ids of shape (batch, {seq_len}), got {tuple(x0.shape)}")
-    if x0.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"token ids must be integers, got {x0.dtype}")
-    lo, hi = int(x0.min()), int(x0.max())
-    if lo < 0 or hi >= vocab_size:
-        raise ValueError(f"token ids must lie in [0, {vocab_size}) (the model's vocab_size); "
-                         f"got values in [{lo}, {hi}]")
 
 
 def diffusion_loss(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "check_tokens",
     "sample_times",
     "mask_tokens",
     "check_block_size",
@@ -18,6 +19,21 @@ __all__ = [
     "block_causal_mask",
     "training_attention_mask",
 ]
+
+
+def check_tokens(x: torch.Tensor, vocab_size: int, seq_len: int, allow_mask: bool) -> None:
+    """Clear errors for token ids that do not fit a model: shape (batch, seq_len), integer dtype,
+    values in [0, vocab_size) or, with allow_mask, [0, vocab_size] (vocab_size is [MASK])."""
+    if x.dim() != 2 or x.shape[1] != seq_len:
+        raise ValueError(f"expected token ids of shape (batch, {seq_len}), got {tuple(x.shape)}")
+    if x.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"token ids must be integers, got {x.dtype}")
+    lo, hi = int(x.min()), int(x.max())
+    top = vocab_size if allow_mask else vocab_size - 1
+    if lo < 0 or hi > top:
+        what = (f"[0, {vocab_size}] ({vocab_size} is [MASK])" if allow_mask
+                else f"[0, {vocab_size}) (the model's vocab_size)")
+        raise ValueError(f"token ids must lie in {what}; got values in [{lo}, {hi}]")
 
 
 def sample_times(

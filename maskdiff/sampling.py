@@ -21,6 +21,7 @@ import torch
 
 from . import kernels
 from .models import MaskedDiffusionModel
+from .process import check_tokens
 from .schedules import Schedule, get_schedule
 
 __all__ = ["SamplerConfig", "SampleResult", "generate", "ORDERS", "Z_POLICIES", "METHODS",
@@ -95,18 +96,6 @@ def _split_budget(nfe: int, blocks_needed: list[int]) -> dict[int, int]:
     return {k: base + (1 if i < extra else 0) for i, k in enumerate(blocks_needed)}
 
 
-def _check_input(model: MaskedDiffusionModel, x: torch.Tensor) -> None:
-    cfg = model.config
-    if x.dim() != 2 or x.shape[1] != cfg.seq_len:
-        raise ValueError(f"expected a (batch, {cfg.seq_len}) tensor of token ids, got {tuple(x.shape)}")
-    if x.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"token ids must be integers, got {x.dtype}")
-    lo, hi = int(x.min()), int(x.max())
-    if lo < 0 or hi > cfg.mask_id:
-        raise ValueError(f"token ids must lie in [0, {cfg.vocab_size}] ({cfg.vocab_size} is [MASK]); "
-                         f"got values in [{lo}, {hi}]")
-
-
 class _LatentDrawer:
     """Draws the VMD latent of the current block according to the z policy."""
 
@@ -156,7 +145,7 @@ def generate(
         if batch_size is None or batch_size < 1:
             raise ValueError("give x_init or a batch_size >= 1")
         x_init = torch.full((batch_size, cfg.seq_len), cfg.mask_id, dtype=torch.long, device=device)
-    _check_input(model, x_init)
+    check_tokens(x_init, cfg.vocab_size, cfg.seq_len, allow_mask=True)
     x = x_init.clone().long().to(device)
     B, b = x.shape[0], cfg.block_size
     masked_per_block = (x == cfg.mask_id).view(B, cfg.num_blocks, b).sum(-1)  # (B, nb)

@@ -108,7 +108,7 @@ def test_bad_inputs_name_the_problem():
     model = tiny_model(vocab_size=5, seq_len=8)
     with pytest.raises(ValueError, match="unknown order 'best'"):
         SamplerConfig(order="best")
-    with pytest.raises(ValueError, match=r"expected a \(batch, 8\)"):
+    with pytest.raises(ValueError, match=r"expected token ids of shape \(batch, 8\)"):
         generate(model, torch.zeros(2, 7, dtype=torch.long))
     with pytest.raises(ValueError, match=r"must lie in \[0, 5\]"):
         generate(model, torch.full((1, 8), 9))
