@@ -4,6 +4,10 @@
     maskdiff synthetic train --dataset d1 --method vmd --blocks 1 --out DIR [--steps N]
     maskdiff synthetic eval --model DIR --dataset d1 --nfe 1 [--samples N] [--temperature T]
     maskdiff sample --model DIR [--num N] [--nfe N] [--order ...] [--temperature T]
+    maskdiff sudoku train --model {mdm,vmd} --out DIR [--steps N] [--ship]
+    maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
+                          [--best-of K] [--pretty]
+    maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -61,11 +65,64 @@ def _add_sample(sub) -> None:
     sp.add_argument("--seed", type=int, default=0)
 
 
+def _add_sudoku_solve(su_sub) -> None:
+    from .sampling import ORDERS
+
+    so = su_sub.add_parser("solve", help="solve puzzles with a Sudoku model")
+    so.add_argument("puzzle", nargs="?", default=None,
+                    help="81 characters, digits with '.' or '0' for blanks")
+    so.add_argument("--file", type=Path, default=None,
+                    help="one puzzle per line (a test-set CSV works too); '-' reads stdin")
+    so.add_argument("--model", default="mdm",
+                    help="'mdm' or 'vmd' (the shipped models) or a model folder (default mdm)")
+    so.add_argument("--nfe", type=int, default=20,
+                    help="denoiser calls per puzzle (default 20; capped at the number of blanks)")
+    so.add_argument("--order", choices=ORDERS, default="top-prob-margin")
+    so.add_argument("--best-of", type=int, default=1,
+                    help="K trajectories per puzzle with different latents/noise; keep a valid one")
+    so.add_argument("--pretty", action="store_true", help="also print each board as a grid")
+    so.add_argument("--seed", type=int, default=0)
+    so.add_argument("--batch-size", type=int, default=256, help="trajectories per denoiser call")
+
+
+def _add_sudoku_bench(su_sub) -> None:
+    be = su_sub.add_parser("bench", help="accuracy against NFE on the committed test sets")
+    be.add_argument("--models", nargs="+", default=["mdm", "vmd"],
+                    help="'mdm', 'vmd' or model folders (default: both shipped models)")
+    be.add_argument("--nfe", type=int, nargs="+", default=[5, 10, 20, 50])
+    be.add_argument("--orders", nargs="+", default=["random", "top-prob", "top-prob-margin"])
+    be.add_argument("--best-of", type=int, nargs="+", default=[4, 16],
+                    help="best-of-K rows for VMD models at top-prob-margin (default 4 16)")
+    be.add_argument("--per-bucket", type=int, default=None,
+                    help="first N puzzles of each bucket (default: all 1,000)")
+    be.add_argument("--out", type=Path, default=None,
+                    help="write sudoku.json, sudoku.md and sudoku.png into this folder")
+    be.add_argument("--seed", type=int, default=0)
+
+
+def _add_sudoku(sub) -> None:
+    su = sub.add_parser("sudoku", help="train, solve and benchmark Sudoku models")
+    su_sub = su.add_subparsers(dest="action", required=True)
+    tr = su_sub.add_parser("train", help="train a Sudoku model by the shipped recipe")
+    tr.add_argument("--model", choices=("mdm", "vmd"), required=True, help="which recipe")
+    tr.add_argument("--out", type=Path, required=True,
+                    help="run folder: checkpoints (resumed if present) and the final model")
+    tr.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    tr.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    tr.add_argument("--ship", action="store_true",
+                    help="also install the final model as the default for `sudoku solve`")
+    _add_sudoku_solve(su_sub)
+    _add_sudoku_bench(su_sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maskdiff", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_synthetic(sub)
     _add_sample(sub)
+    _add_sudoku(sub)
     return parser
 
 
@@ -135,6 +192,107 @@ def _sample(args) -> int:
     return 0
 
 
+def _sudoku_train(args) -> int:
+    import shutil
+
+    import torch
+
+    from .tasks.sudoku_train import SHIPPED_DIR, train_sudoku
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
+                             seed=args.seed)
+    print(f"trained Sudoku {args.model}: {record['steps']} steps, {record['samples_seen']} samples "
+          f"in {record['wall_seconds'] / 60:.1f} min on {record['hardware']}; "
+          f"validation {record['final_eval']}; model in {args.out / 'model'}")
+    if args.ship:
+        target = SHIPPED_DIR / args.model
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(args.out / "model", target)
+        print(f"installed as the default {args.model} model: {target}")
+    return 0
+
+
+def _read_puzzles(args) -> list[tuple[str, str]]:
+    """(where, text) for every puzzle given on the command line or in --file."""
+    if (args.puzzle is None) == (args.file is None):
+        raise ValueError("give one PUZZLE or --file FILE (one puzzle per line)")
+    if args.puzzle is not None:
+        return [("puzzle", args.puzzle)]
+    if str(args.file) == "-":
+        lines, name = sys.stdin.read().splitlines(), "stdin"
+    else:
+        if not args.file.is_file():
+            raise FileNotFoundError(f"no puzzle file at {args.file}")
+        lines, name = args.file.read_text().splitlines(), str(args.file)
+    found = []
+    for n, line in enumerate(lines, start=1):
+        text = line.split(",")[0].strip()  # test-set CSV lines: the puzzle is the first field
+        if text and not text.startswith("#") and text != "puzzle":
+            found.append((f"{name}, line {n}", text))
+    if not found:
+        raise ValueError(f"{name} holds no puzzles")
+    return found
+
+
+def _sudoku_solve(args) -> int:
+    import torch
+
+    from .tasks.sudoku import load_sudoku_model, solve_puzzles
+    from .tasks.sudoku_board import (PuzzleError, count_solutions, find_conflict, format_board,
+                                     parse_board, pretty_board)
+
+    if args.best_of < 1:
+        raise ValueError(f"--best-of must be >= 1, got {args.best_of}")
+    if args.nfe < 1:
+        raise ValueError(f"--nfe must be >= 1, got {args.nfe}")
+    puzzles = []
+    for where, text in _read_puzzles(args):
+        try:
+            puzzles.append((where, parse_board(text)))
+        except PuzzleError as err:
+            raise ValueError(f"{where}: {err}") from None
+    model = load_sudoku_model(args.model)
+
+    # Contradictions are found by the exact solver before any denoiser call.
+    contradiction = {}
+    for i, (_, board) in enumerate(puzzles):
+        conflict = find_conflict(board)
+        if conflict is not None or count_solutions(board, limit=1) == 0:
+            contradiction[i] = conflict or "no completion satisfies every row, column and box"
+    todo = [i for i in range(len(puzzles)) if i not in contradiction]
+    t0 = time.perf_counter()
+    result = solve_puzzles(model, [puzzles[i][1] for i in todo], nfe=args.nfe, order=args.order,
+                           best_of=args.best_of, batch_size=args.batch_size,
+                           generator=torch.Generator().manual_seed(args.seed))
+    seconds = time.perf_counter() - t0
+    solved = {i: (result.boards[j], result.valid[j], result.nfe[j]) for j, i in enumerate(todo)}
+
+    for i, (where, board) in enumerate(puzzles):
+        if i in contradiction:
+            print(f"{format_board(board)}  contradictory: {contradiction[i]}")
+            continue
+        done, valid, nfe = solved[i]
+        print(f"{format_board(done)}  {'valid' if valid else 'INVALID'}  nfe={nfe}")
+        if args.pretty:
+            print(pretty_board(done) + "\n")
+    n_valid = sum(v for _, v, _ in solved.values())
+    print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
+          f"model {args.model}, {args.order}, NFE <= {args.nfe}, best-of {args.best_of}; "
+          f"{seconds:.2f}s", file=sys.stderr)
+    return 0 if n_valid == len(puzzles) else 1
+
+
+def _sudoku_bench(args) -> int:
+    from .tasks.sudoku_benchmark import run_from_cli
+
+    return run_from_cli(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -145,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                     "eval": _synthetic_eval}[action](args)
         if args.command == "sample":
             return _sample(args)
+        if args.command == "sudoku":
+            return {"train": _sudoku_train, "solve": _sudoku_solve,
+                    "bench": _sudoku_bench}[args.action](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"maskdiff: error: {err}", file=sys.stderr)
         return 2

@@ -68,14 +68,14 @@ def kl_weight(step: int, warmup_steps: int) -> float:
 def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
                 maskable: torch.Tensor | None = None, t: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, antithetic: bool = True,
-                t_min: float = 1e-4) -> NoisedBatch:
+                t_min: float = 1e-4, t_max: float = 1.0) -> NoisedBatch:
     """Draw t per block (antithetic across the batch) and mask x0 accordingly."""
     cfg = model.config
     check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
     if t is None:
         t = sample_times(B * nb, generator=generator, antithetic=antithetic, t_min=t_min,
-                         device=x0.device).view(B, nb)
+                         t_max=t_max, device=x0.device).view(B, nb)
     elif t.dim() == 1:
         t = t[:, None].expand(B, nb)
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
@@ -95,6 +95,7 @@ def diffusion_loss(
     generator: torch.Generator | None = None,
     antithetic: bool = True,
     t_min: float = 1e-4,
+    t_max: float = 1.0,
     t: torch.Tensor | None = None,
 ) -> LossOutput:
     """Monte Carlo negative ELBO per token for MDM / block diffusion / VMD / Block-VMD.
@@ -105,7 +106,7 @@ def diffusion_loss(
     """
     cfg = model.config
     noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
-                      antithetic=antithetic, t_min=t_min)
+                      antithetic=antithetic, t_min=t_min, t_max=t_max)
     weight = schedule.weight(noised.t)  # (B, num_blocks)
     z = kl_blocks = None
     if cfg.is_vmd:

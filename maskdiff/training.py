@@ -53,6 +53,7 @@ class TrainConfig:
     schedule: str = "linear"
     antithetic: bool = True
     t_min: float = 1e-4
+    t_max: float = 1.0  # with t_min, a training focus on some mask ratios (no longer the ELBO)
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
     seed: int = 0
@@ -73,8 +74,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(f"TrainConfig.min_lr_ratio must lie in [0, 1], got {self.min_lr_ratio}")
-        if not 0 <= self.t_min < 1:
-            raise ValueError(f"TrainConfig.t_min must lie in [0, 1), got {self.t_min}")
+        if not 0 <= self.t_min < self.t_max <= 1:
+            raise ValueError("TrainConfig needs 0 <= t_min < t_max <= 1, got "
+                             f"t_min={self.t_min}, t_max={self.t_max}")
         if self.grad_clip < 0 or self.free_bits < 0 or self.weight_decay < 0:
             raise ValueError("TrainConfig.grad_clip, free_bits and weight_decay must be >= 0")
         get_schedule(self.schedule)
@@ -187,7 +189,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
         out = diffusion_loss(raw_model, x0, schedule,
                              maskable=maskable, beta=beta, free_bits=config.free_bits,
                              generator=generator, antithetic=config.antithetic,
-                             t_min=config.t_min)
+                             t_min=config.t_min, t_max=config.t_max)
         optimizer.zero_grad(set_to_none=True)
         accelerator.backward(out.loss)
         if config.grad_clip > 0:

@@ -7,10 +7,11 @@ Cells are tokens 0..8 (digits 1..9), the [MASK] id is 9. A puzzle's givens are c
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import torch
 
-from maskdiff.models import MaskedDiffusionModel, ModelConfig
+from maskdiff.models import MaskedDiffusionModel, ModelConfig, load_model
 from maskdiff.sampling import SamplerConfig, generate
 from maskdiff.training import Batch
 
@@ -18,10 +19,29 @@ from .sudoku_board import BOXES, find_conflict
 from .sudoku_generate import augment, random_grid
 
 __all__ = ["VOCAB", "MASK_ID", "board_to_tokens", "tokens_to_board", "position_groups",
-           "sudoku_model_config", "GridSource", "SolveResult", "solve_puzzles"]
+           "sudoku_model_config", "GridSource", "SolveResult", "solve_puzzles", "is_consistent",
+           "load_sudoku_model", "SHIPPED_DIR"]
 
 VOCAB = 9
 MASK_ID = VOCAB
+SHIPPED_DIR = Path(__file__).parent / "data" / "sudoku" / "models"
+SHIPPED = ("mdm", "vmd")
+
+
+def load_sudoku_model(name: str | Path) -> MaskedDiffusionModel:
+    """'mdm' / 'vmd' (the shipped checkpoints) or a model folder; checks it is a Sudoku model."""
+    name = str(name)
+    path = SHIPPED_DIR / name if name in SHIPPED else Path(name)
+    if name in SHIPPED and not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the shipped {name} Sudoku model is missing ({path}); train it with "
+            f"`maskdiff sudoku train --model {name} --out runs/sudoku-{name} --ship`")
+    model = load_model(path)
+    cfg = model.config
+    if (cfg.vocab_size, cfg.seq_len) != (VOCAB, 81):
+        raise ValueError(f"{path} is not a Sudoku model (vocab {cfg.vocab_size}, length "
+                         f"{cfg.seq_len}; a Sudoku model has vocab 9 and length 81)")
+    return model.eval()
 
 
 def board_to_tokens(boards) -> torch.Tensor:
@@ -74,13 +94,15 @@ class GridSource:
 
 class SolveResult:
     """boards: one completed board per puzzle; valid: every row/column/box holds 1-9 and the givens
-    are kept; nfe: denoiser calls per trajectory; trajectories: K of best-of-K."""
+    are kept; nfe: denoiser calls per puzzle (the budget, capped at the puzzle's number of blanks);
+    trajectories: K of best-of-K."""
 
     def __init__(self, boards, valid, nfe, trajectories):
         self.boards, self.valid, self.nfe, self.trajectories = boards, valid, nfe, trajectories
 
 
-def _consistent(board, puzzle) -> bool:
+def is_consistent(board, puzzle) -> bool:
+    """True when `board` is a complete valid grid that keeps every given of `puzzle`."""
     return all(board) and find_conflict(board) is None and all(
         p in (0, b) for p, b in zip(puzzle, board))
 
@@ -89,27 +111,38 @@ def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
                   order: str = "top-prob-margin", best_of: int = 1, temperature: float = 0.0,
                   score_noise: float | None = None, generator: torch.Generator | None = None,
                   batch_size: int = 256) -> SolveResult:
-    """Solve boards (0 = blank) with the model. With best_of = K, K trajectories per puzzle run in
-    parallel (different latents, and Gumbel noise of scale 0.5 on the scores when K > 1 unless
-    score_noise says otherwise); the first one that satisfies every constraint is kept."""
+    """Solve boards (0 = blank) with the model. `nfe` is capped per puzzle at its number of blanks
+    (None: one cell per step). With best_of = K, K trajectories per puzzle run in parallel
+    (different latents, and Gumbel noise of scale 0.5 on the scores when K > 1 unless score_noise
+    says otherwise); the first one that satisfies every constraint is kept."""
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
+    if nfe is not None and nfe < 1:
+        raise ValueError(f"nfe must be >= 1, got {nfe}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if score_noise is None:
         score_noise = 0.5 if best_of > 1 else 0.0
-    config = SamplerConfig(nfe=nfe, order=order, temperature=temperature, score_noise=score_noise)
     puzzles = [tuple(p) for p in puzzles]
-    boards, valid = [], []
+    budgets = [min(nfe or 81, sum(v == 0 for v in p)) for p in puzzles]
+    boards: list = [None] * len(puzzles)
+    valid = [False] * len(puzzles)
     per_batch = max(1, batch_size // best_of)
-    used_nfe = 0
-    for start in range(0, len(puzzles), per_batch):
-        chunk = puzzles[start:start + per_batch]
-        x = board_to_tokens([p for p in chunk for _ in range(best_of)])
-        out = generate(model, x, config=config, generator=generator)
-        used_nfe = max(used_nfe, out.nfe)
-        candidates = tokens_to_board(out.tokens)
-        for i, puzzle in enumerate(chunk):
-            mine = candidates[i * best_of:(i + 1) * best_of]
-            ok = [b for b in mine if _consistent(b, puzzle)]
-            boards.append(ok[0] if ok else mine[0])
-            valid.append(bool(ok))
-    return SolveResult(boards, valid, used_nfe, best_of)
+    for budget in sorted(set(budgets)):
+        todo = [i for i, b in enumerate(budgets) if b == budget]
+        if budget == 0:  # nothing to fill in
+            for i in todo:
+                boards[i], valid[i] = puzzles[i], is_consistent(puzzles[i], puzzles[i])
+            continue
+        config = SamplerConfig(nfe=budget, order=order, temperature=temperature,
+                               score_noise=score_noise)
+        for start in range(0, len(todo), per_batch):
+            chunk = todo[start:start + per_batch]
+            x = board_to_tokens([puzzles[i] for i in chunk for _ in range(best_of)])
+            candidates = tokens_to_board(generate(model, x, config=config,
+                                                  generator=generator).tokens)
+            for j, i in enumerate(chunk):
+                mine = candidates[j * best_of:(j + 1) * best_of]
+                ok = [b for b in mine if is_consistent(b, puzzles[i])]
+                boards[i], valid[i] = (ok[0], True) if ok else (mine[0], False)
+    return SolveResult(boards, valid, budgets, best_of)

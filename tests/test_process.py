@@ -17,6 +17,18 @@ def test_times_respect_t_min():
     assert float(t.min()) >= 0.2 and float(t.max()) <= 1.0
 
 
+def test_times_fill_a_focus_range_evenly():
+    t = sample_times(10, generator=torch.Generator().manual_seed(2), t_min=0.45, t_max=0.95)
+    assert float(t.min()) >= 0.45 and float(t.max()) <= 0.95
+    assert sorted(((t - 0.45) / 0.05).floor().long().tolist()) == list(range(10))
+
+
+@pytest.mark.parametrize("lo,hi", [(0.5, 0.5), (0.6, 0.4), (-0.1, 0.5), (0.2, 1.5)])
+def test_bad_time_range_is_named(lo, hi):
+    with pytest.raises(ValueError, match="t_min"):
+        sample_times(4, t_min=lo, t_max=hi)
+
+
 def test_masking_never_touches_conditioning_positions():
     g = torch.Generator().manual_seed(0)
     x0 = torch.randint(0, 5, (64, 10), generator=g)

@@ -46,7 +46,7 @@ def test_solve_puzzles_reports_validity_and_keeps_givens():
     almost[0] = 0  # one blank: any model fills it with the only digit that fits, or fails
     result = solve_puzzles(model, [puzzle, almost], nfe=1, best_of=3,
                            generator=torch.Generator().manual_seed(0))
-    assert result.nfe == 1 and result.trajectories == 3 and len(result.boards) == 2
+    assert result.nfe == [1, 1] and result.trajectories == 3 and len(result.boards) == 2
     for board, puzzle_, valid in zip(result.boards, [puzzle, almost], result.valid):
         assert all(p in (0, b) for p, b in zip(puzzle_, board))
         assert valid == (find_conflict(board) is None)

@@ -64,7 +64,7 @@ def test_kl_weight_ramps():
 
 
 @pytest.mark.parametrize("field,value", [("steps", 0), ("lr", 0.0), ("batch_size", -1),
-                                         ("schedule", "nope")])
+                                         ("schedule", "nope"), ("t_max", 0.0), ("t_min", 1.0)])
 def test_train_config_errors(field, value):
     with pytest.raises(ValueError, match=field if field != "schedule" else "unknown noise schedule"):
         TrainConfig(**{field: value})

@@ -1,0 +1,250 @@
+"""Sudoku benchmark: whole-board accuracy against NFE, per decoding order and difficulty bucket.
+
+    maskdiff sudoku bench --out benchmarks/results            (or python benchmarks/sudoku.py)
+
+Every row solves the first `per_bucket` puzzles of a committed test set (all 1,000 by default) with
+one model, one order and one NFE budget; a board counts only if it equals the recorded (unique)
+solution. Best-of-K rows (VMD models, top-prob-margin) keep the first of K trajectories that
+satisfies every constraint. Throughput is measured separately at NFE 20, with the time spent inside
+denoiser calls split out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .sudoku import SHIPPED, SHIPPED_DIR, load_sudoku_model, solve_puzzles
+from .sudoku_data import load_test_set
+from .sudoku_generate import RATINGS
+
+__all__ = ["BUCKETS", "PUBLISHED", "load_buckets", "accuracy_rows", "measure_throughput",
+           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli"]
+
+DATA_DIR = Path(__file__).parent / "data" / "sudoku"
+BUCKETS = tuple(RATINGS)
+
+# Published whole-board accuracies (spec/targets.md). "strategy" = puzzles solvable by human
+# strategies (Kim et al. 2025 filtering of the Kaggle 3M set); "hard" = the rest (needs search).
+PUBLISHED = [
+    {"system": "VMD paper, VMD", "order": "top-prob-margin", "split": "strategy",
+     "accuracy": {5: 0.969, 10: 0.990, 20: 0.997}},
+    {"system": "VMD paper, VMD", "order": "top-prob", "split": "strategy",
+     "accuracy": {5: 0.677, 10: 0.764, 20: 0.809}},
+    {"system": "VMD paper, MDM", "order": "top-prob-margin", "split": "strategy",
+     "accuracy": {5: 0.362, 10: 0.784, 20: 0.911}},
+    {"system": "VMD paper, MDM", "order": "top-prob", "split": "strategy",
+     "accuracy": {5: 0.106, 10: 0.147, 20: 0.204}},
+    {"system": "Kim et al. 2025, MDM 6M", "order": "top-prob-margin", "split": "strategy",
+     "accuracy": {50: 0.8949}},
+    {"system": "Kim et al. 2025, MDM 6M", "order": "top-prob", "split": "strategy",
+     "accuracy": {50: 0.1851}},
+    {"system": "Kim et al. 2025, MDM 6M", "order": "random", "split": "strategy",
+     "accuracy": {50: 0.0688}},
+    {"system": "Kim et al. 2025, MDM 6M", "order": "top-prob-margin", "split": "hard",
+     "accuracy": {50: 0.4988}},
+]
+
+
+def load_buckets(per_bucket: int | None = None) -> dict[str, list]:
+    """The committed test sets: bucket -> [(puzzle, solution)], the first `per_bucket` of each."""
+    if per_bucket is not None and per_bucket < 1:
+        raise ValueError(f"per_bucket must be >= 1, got {per_bucket}")
+    return {b: load_test_set(DATA_DIR / f"{b}.csv")[:per_bucket] for b in BUCKETS}
+
+
+def _method(model) -> str:
+    return "VMD" if model.config.is_vmd else "MDM"
+
+
+def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, orders,
+                  best_of=(), seed: int = 0, progress: bool = True) -> list[dict]:
+    """One row per (model, order, nfe, bucket[, best_of]): accuracy = share of boards equal to the
+    recorded solution. Best-of-K rows are added for VMD models at top-prob-margin."""
+    jobs = [(name, order, nfe, 1) for name in models for order in orders for nfe in nfes]
+    jobs += [(name, "top-prob-margin", nfe, k) for name, m in models.items() if m.config.is_vmd
+             for k in best_of if k > 1 for nfe in nfes]
+    rows = []
+    bar = tqdm(total=len(jobs) * len(buckets), desc="sudoku bench", disable=not progress)
+    for name, order, nfe, k in jobs:
+        model = models[name]
+        for bucket, pairs in buckets.items():
+            t0 = time.perf_counter()
+            result = solve_puzzles(model, [p for p, _ in pairs], nfe=nfe, order=order, best_of=k,
+                                   generator=torch.Generator().manual_seed(seed))
+            correct = sum(tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs))
+            rows.append({"method": _method(model), "model": name, "order": order, "nfe": nfe,
+                         "best_of": k, "bucket": bucket, "accuracy": correct / len(pairs),
+                         "valid": sum(result.valid) / len(pairs), "n": len(pairs),
+                         "seconds": round(time.perf_counter() - t0, 2)})
+            bar.update(1)
+            bar.set_postfix(model=name, order=order, nfe=nfe, k=k, acc=f"{rows[-1]['accuracy']:.3f}")
+    bar.close()
+    return rows
+
+
+@contextmanager
+def timed_denoiser(model):
+    """Accumulates the wall time spent inside `model.logits` (the denoiser call) in seconds[0]."""
+    original = model.logits
+    seconds = [0.0]
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = original(*args, **kwargs)
+        seconds[0] += time.perf_counter() - t0
+        return out
+
+    model.logits = timed
+    try:
+        yield seconds
+    finally:
+        del model.logits  # back to the class method
+
+
+def measure_throughput(model, puzzles, nfe: int = 20, batch_size: int = 256, seed: int = 0) -> dict:
+    """Batched solving speed and the share of wall time spent outside denoiser calls."""
+    solve_puzzles(model, puzzles[:8], nfe=nfe, batch_size=batch_size)  # warm-up
+    with timed_denoiser(model) as inside:
+        t0 = time.perf_counter()
+        solve_puzzles(model, puzzles, nfe=nfe, batch_size=batch_size,
+                      generator=torch.Generator().manual_seed(seed))
+        wall = time.perf_counter() - t0
+    return {"method": _method(model), "nfe": nfe, "batch_size": batch_size, "puzzles": len(puzzles),
+            "seconds": round(wall, 3), "puzzles_per_second": round(len(puzzles) / wall, 2),
+            "outside_denoiser_share": round(1 - inside[0] / wall, 4),
+            "threads": torch.get_num_threads()}
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _strategy_accuracy(rows, key) -> float | None:
+    """Accuracy on singles + strategies together (the published 'strategy-solvable' split)."""
+    picked = [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
+              and r["bucket"] in ("singles", "strategies")]
+    n = sum(r["n"] for r in picked)
+    return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
+
+
+def markdown_report(rows: list[dict], throughput: list[dict] | None = None) -> str:
+    """Our accuracies per bucket and NFE, then ours beside the published numbers."""
+    nfes = sorted({r["nfe"] for r in rows})
+    keys = sorted({(r["model"], r["method"], r["order"], r["best_of"]) for r in rows},
+                  key=lambda k: (k[1], k[3], k[2]))
+    n_by_bucket = {r["bucket"]: r["n"] for r in rows}
+    lines = ["### Whole-board accuracy (%) on the committed test sets",
+             "", "n per bucket: " + ", ".join(f"{b} {n}" for b, n in n_by_bucket.items()), "",
+             "| model | order | best-of | bucket | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
+             "|---|---|---|---|" + "---|" * len(nfes)]
+    lookup = {(r["model"], r["order"], r["best_of"], r["bucket"], r["nfe"]): r["accuracy"]
+              for r in rows}
+    for model, method, order, k in keys:
+        for bucket in n_by_bucket:
+            cells = [_pct(lookup.get((model, order, k, bucket, n))) for n in nfes]
+            lines.append(f"| {method} ({model}) | {order} | {k} | {bucket} | " + " | ".join(cells) + " |")
+
+    lines += ["", "### Beside the published numbers (%)", "",
+              "Ours: singles + strategies together (strategy-solvable) and guessing. Published: "
+              "strategy-solvable and hard (needs search) splits of the Kaggle 3M set.", "",
+              "| NFE | order | system | strategy-solvable | guessing / hard |", "|---|---|---|---|---|"]
+    for nfe in nfes:
+        for order in ("random", "top-prob", "top-prob-margin"):
+            for model, method, o, k in keys:
+                if o != order:
+                    continue
+                guess = lookup.get((model, order, k, "guessing", nfe))
+                label = f"maskdiff {method} ({model})" + (f", best-of-{k}" if k > 1 else "")
+                lines.append(f"| {nfe} | {order} | {label} | "
+                             f"{_pct(_strategy_accuracy(rows, (model, order, nfe, k)))} | {_pct(guess)} |")
+            for pub in PUBLISHED:
+                if pub["order"] == order and nfe in pub["accuracy"]:
+                    acc = _pct(pub["accuracy"][nfe])
+                    strat, hard = (acc, "-") if pub["split"] == "strategy" else ("-", acc)
+                    lines.append(f"| {nfe} | {order} | {pub['system']} | {strat} | {hard} |")
+    if throughput:
+        lines += ["", "### Solve throughput (batched, this CPU)", "",
+                  "| model | NFE | batch | puzzles/s | share of wall time outside denoiser calls | threads |",
+                  "|---|---|---|---|---|---|"]
+        for t in throughput:
+            lines.append(f"| {t['method']} | {t['nfe']} | {t['batch_size']} | "
+                         f"{t['puzzles_per_second']:.1f} | {100 * t['outside_denoiser_share']:.1f}% | "
+                         f"{t['threads']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(rows: list[dict], path: str | Path) -> None:
+    """Accuracy against NFE, one panel per bucket, one line per model/order/best-of."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    buckets = list(dict.fromkeys(r["bucket"] for r in rows))
+    fig, axes = plt.subplots(1, len(buckets), figsize=(5 * len(buckets), 4), sharey=True,
+                             squeeze=False)
+    keys = sorted({(r["method"], r["model"], r["order"], r["best_of"]) for r in rows})
+    styles = {"random": ":", "top-prob": "--", "top-prob-margin": "-"}
+    for ax, bucket in zip(axes[0], buckets):
+        for method, model, order, k in keys:
+            pts = sorted((r["nfe"], r["accuracy"]) for r in rows if r["bucket"] == bucket and
+                         (r["method"], r["model"], r["order"], r["best_of"]) == (method, model, order, k))
+            label = f"{method} {order}" + (f" best-of-{k}" if k > 1 else "")
+            ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], styles.get(order, "-"),
+                    marker="o" if method == "VMD" else "s", label=label,
+                    linewidth=2.5 if k > 1 else 1.5)
+        ax.set_xscale("log")
+        nfes = sorted({r["nfe"] for r in rows})
+        ax.set_xticks(nfes, [str(n) for n in nfes])
+        ax.set_title(f"{bucket} (n={next(r['n'] for r in rows if r['bucket'] == bucket)})")
+        ax.set_xlabel("NFE (denoiser calls)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("whole-board accuracy (%)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _training_record(name: str) -> dict | None:
+    folder = SHIPPED_DIR / name if name in SHIPPED else Path(name)
+    path = folder / "training.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_from_cli(args) -> int:
+    for k in args.best_of:
+        if k < 1:
+            raise ValueError(f"--best-of values must be >= 1, got {k}")
+    for n in args.nfe:
+        if n < 1:
+            raise ValueError(f"--nfe values must be >= 1, got {n}")
+    from maskdiff.sampling import ORDERS
+    for order in args.orders:
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; choose from {ORDERS}")
+    models = {name: load_sudoku_model(name) for name in args.models}
+    buckets = load_buckets(args.per_bucket)
+    t0 = time.perf_counter()
+    rows = accuracy_rows(models, buckets, args.nfe, args.orders, args.best_of, seed=args.seed)
+    pool = [p for pairs in buckets.values() for p, _ in pairs][:512]
+    throughput = [measure_throughput(m, pool) for m in models.values()]
+    report = markdown_report(rows, throughput)
+    print(report)
+    print(f"benchmark wall time: {time.perf_counter() - t0:.0f}s")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                "seconds": round(time.perf_counter() - t0, 1), "throughput": throughput,
+                "training": {name: _training_record(name) for name in models}}
+        (args.out / "sudoku.json").write_text(json.dumps(rows, indent=1) + "\n")
+        (args.out / "sudoku_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        (args.out / "sudoku.md").write_text(report)
+        plot_accuracy(rows, args.out / "sudoku.png")
+        print(f"wrote {args.out / 'sudoku.json'}, sudoku_meta.json, sudoku.md and sudoku.png")
+    return 0
