@@ -1,0 +1,65 @@
+"""Sudoku benchmark bookkeeping: accuracy counting, the strategy-solvable aggregate, the report,
+the plot, and the denoiser timer."""
+
+import torch
+
+from maskdiff import MaskedDiffusionModel
+from maskdiff.tasks.sudoku import sudoku_model_config
+from maskdiff.tasks.sudoku_benchmark import (accuracy_rows, load_buckets, markdown_report,
+                                             measure_throughput, plot_accuracy, timed_denoiser)
+
+
+class OracleModel(MaskedDiffusionModel):
+    """Predicts a fixed grid (one-hot logits), whatever it is shown."""
+
+    def __init__(self, grid):
+        super().__init__(sudoku_model_config(d_model=16, n_layers=1, n_heads=2))
+        self.grid = torch.tensor(grid) - 1
+
+    def logits(self, layout, t=None, z=None):
+        B = layout.tokens.shape[0]
+        out = torch.full((B, 81, 10), -10.0)
+        out[:, torch.arange(81), self.grid] = 10.0
+        return out
+
+
+def _buckets():
+    pairs = load_buckets(per_bucket=3)["singles"]
+    return {"singles": pairs[:2], "guessing": pairs[2:3]}
+
+
+def test_accuracy_counts_boards_equal_to_the_solution():
+    buckets = _buckets()
+    solution = buckets["singles"][0][1]
+    models = {"oracle": OracleModel(solution)}
+    rows = accuracy_rows(models, buckets, nfes=[5], orders=["top-prob-margin"], progress=False)
+    acc = {r["bucket"]: (r["accuracy"], r["n"]) for r in rows}
+    # The oracle knows only the first puzzle's solution: 1 of 2 singles, 0 of 1 guessing.
+    assert acc == {"singles": (0.5, 2), "guessing": (0.0, 1)}
+    assert all(r["method"] == "MDM" and r["order"] == "top-prob-margin" and r["nfe"] == 5
+               for r in rows)
+
+
+def test_report_aggregates_singles_and_strategies_and_cites_published_numbers(tmp_path):
+    rows = [dict(method="VMD", model="vmd", order="top-prob-margin", nfe=5, best_of=1,
+                 bucket=b, accuracy=a, valid=a, n=n, seconds=1.0)
+            for b, a, n in (("singles", 1.0, 10), ("strategies", 0.5, 30), ("guessing", 0.2, 10))]
+    report = markdown_report(rows, [dict(method="VMD", nfe=20, batch_size=256,
+                                         puzzles_per_second=12.5, outside_denoiser_share=0.05,
+                                         threads=2)])
+    assert "| 5 | top-prob-margin | maskdiff VMD (vmd) | 62.5 | 20.0 |" in report
+    assert "| 5 | top-prob-margin | VMD paper, VMD | 96.9 | - |" in report
+    assert "| VMD | 20 | 256 | 12.5 | 5.0% | 2 |" in report
+    plot_accuracy(rows, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_denoiser_timer_measures_and_restores():
+    buckets = _buckets()
+    model = OracleModel(buckets["singles"][0][1])
+    with timed_denoiser(model) as inside:
+        model.logits(model.sampling_layout(torch.full((1, 81), 9)))
+        assert inside[0] > 0
+    assert "logits" not in vars(model)
+    stats = measure_throughput(model, [p for p, _ in buckets["singles"]], nfe=5)
+    assert stats["puzzles"] == 2 and 0.0 <= stats["outside_denoiser_share"] <= 1.0

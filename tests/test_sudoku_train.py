@@ -1,0 +1,51 @@
+"""The Sudoku training recipe: record, resume, validation cache, errors."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from maskdiff.tasks.sudoku import load_sudoku_model
+from maskdiff.tasks.sudoku_train import RECIPES, T_MAX, T_MIN, train_sudoku
+
+
+def _tiny(kind):
+    recipe = RECIPES[kind]
+    return replace(recipe, validation_size=2, num_base_grids=5,
+                   train=replace(recipe.train, batch_size=4, eval_every=2, checkpoint_every=1,
+                                 warmup_steps=1))
+
+
+def test_recipes_focus_on_puzzle_mask_ratios():
+    for recipe in RECIPES.values():
+        assert (recipe.train.t_min, recipe.train.t_max) == (T_MIN, T_MAX)
+        assert T_MIN < 0.7 < T_MAX  # the committed puzzles sit at a mask ratio of about 0.7
+    assert RECIPES["mdm"].latent_dim == 0 and RECIPES["vmd"].latent_dim > 0
+
+
+@pytest.mark.parametrize("kind", ["mdm", "vmd"])
+def test_train_records_cost_and_resumes(tmp_path, kind):
+    out = tmp_path / kind
+    _, first = train_sudoku(kind, out, steps=2, recipe=_tiny(kind), progress=False)
+    assert first["steps"] == 2 and first["samples_seen"] == 8
+    assert first["final_eval"] is not None and 0 <= first["final_eval"]["solved@10"] <= 1
+    assert "CPU" in first["hardware"] or "GPU" in first["hardware"]
+    cached = (out / "validation.csv").read_text()
+    assert len(cached.splitlines()) == 2
+
+    # A longer run in the same folder resumes from step 2 rather than starting over.
+    model, second = train_sudoku(kind, out, steps=4, recipe=_tiny(kind), progress=False)
+    history = json.loads((out / "history.json").read_text())
+    eval_steps = [h["step"] for h in history if "eval" in h]
+    assert eval_steps == [2, 4] and second["steps"] == 4
+    assert (out / "validation.csv").read_text() == cached
+    loaded = load_sudoku_model(out / "model")
+    assert loaded.config == model.config
+    assert json.loads((out / "model" / "training.json").read_text())["steps"] == 4
+
+
+def test_unknown_kind_and_bad_steps_are_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown Sudoku model kind 'gpt'"):
+        train_sudoku("gpt", tmp_path)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        train_sudoku("mdm", tmp_path, steps=0)
