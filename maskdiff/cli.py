@@ -8,6 +8,7 @@
     maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
                           [--best-of K] [--pretty]
     maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--out DIR]
+    maskdiff sudoku demo [--per-bucket N] [--nfe N]
 """
 
 from __future__ import annotations
@@ -91,13 +92,21 @@ def _add_sudoku_bench(su_sub) -> None:
                     help="'mdm', 'vmd' or model folders (default: both shipped models)")
     be.add_argument("--nfe", type=int, nargs="+", default=[5, 10, 20, 50])
     be.add_argument("--orders", nargs="+", default=["random", "top-prob", "top-prob-margin"])
-    be.add_argument("--best-of", type=int, nargs="+", default=[4, 16],
-                    help="best-of-K rows for VMD models at top-prob-margin (default 4 16)")
+    be.add_argument("--best-of", type=int, nargs="+", default=[4],
+                    help="best-of-K rows for VMD models at top-prob-margin (default 4)")
     be.add_argument("--per-bucket", type=int, default=None,
                     help="first N puzzles of each bucket (default: all 1,000)")
     be.add_argument("--out", type=Path, default=None,
                     help="write sudoku.json, sudoku.md and sudoku.png into this folder")
     be.add_argument("--seed", type=int, default=0)
+
+
+def _add_sudoku_demo(su_sub) -> None:
+    de = su_sub.add_parser("demo", help="solve a few puzzles on screen and score the shipped models")
+    de.add_argument("--per-bucket", type=int, default=100,
+                    help="puzzles per bucket for the accuracy table (default 100)")
+    de.add_argument("--nfe", type=int, default=20, help="denoiser calls per puzzle (default 20)")
+    de.add_argument("--seed", type=int, default=0)
 
 
 def _add_sudoku(sub) -> None:
@@ -115,6 +124,7 @@ def _add_sudoku(sub) -> None:
                     help="also install the final model as the default for `sudoku solve`")
     _add_sudoku_solve(su_sub)
     _add_sudoku_bench(su_sub)
+    _add_sudoku_demo(su_sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,11 +269,13 @@ def _sudoku_solve(args) -> int:
     model = load_sudoku_model(args.model)
 
     # Contradictions are found by the exact solver before any denoiser call.
-    contradiction = {}
+    contradiction, several = {}, 0
     for i, (_, board) in enumerate(puzzles):
         conflict = find_conflict(board)
-        if conflict is not None or count_solutions(board, limit=1) == 0:
+        count = 0 if conflict is not None else count_solutions(board, limit=2)
+        if count == 0:
             contradiction[i] = conflict or "no completion satisfies every row, column and box"
+        several += count > 1
     todo = [i for i in range(len(puzzles)) if i not in contradiction]
     t0 = time.perf_counter()
     result = solve_puzzles(model, [puzzles[i][1] for i in todo], nfe=args.nfe, order=args.order,
@@ -281,10 +293,19 @@ def _sudoku_solve(args) -> int:
         if args.pretty:
             print(pretty_board(done) + "\n")
     n_valid = sum(v for _, v, _ in solved.values())
+    if several:
+        print(f"{several} puzzle(s) have several solutions; each got one completion",
+              file=sys.stderr)
     print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
           f"model {args.model}, {args.order}, NFE <= {args.nfe}, best-of {args.best_of}; "
           f"{seconds:.2f}s", file=sys.stderr)
     return 0 if n_valid == len(puzzles) else 1
+
+
+def _sudoku_demo(args) -> int:
+    from .tasks.sudoku_benchmark import run_demo
+
+    return run_demo(args)
 
 
 def _sudoku_bench(args) -> int:
@@ -305,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             return _sample(args)
         if args.command == "sudoku":
             return {"train": _sudoku_train, "solve": _sudoku_solve,
-                    "bench": _sudoku_bench}[args.action](args)
+                    "bench": _sudoku_bench, "demo": _sudoku_demo}[args.action](args)
     except (ValueError, FileNotFoundError) as err:
         print(f"maskdiff: error: {err}", file=sys.stderr)
         return 2

@@ -20,11 +20,12 @@ import torch
 from tqdm.auto import tqdm
 
 from .sudoku import SHIPPED, SHIPPED_DIR, load_sudoku_model, solve_puzzles
+from .sudoku_board import pretty_board
 from .sudoku_data import load_test_set
 from .sudoku_generate import RATINGS
 
 __all__ = ["BUCKETS", "PUBLISHED", "load_buckets", "accuracy_rows", "measure_throughput",
-           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli"]
+           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli", "run_demo"]
 
 DATA_DIR = Path(__file__).parent / "data" / "sudoku"
 BUCKETS = tuple(RATINGS)
@@ -247,4 +248,45 @@ def run_from_cli(args) -> int:
         (args.out / "sudoku.md").write_text(report)
         plot_accuracy(rows, args.out / "sudoku.png")
         print(f"wrote {args.out / 'sudoku.json'}, sudoku_meta.json, sudoku.md and sudoku.png")
+    return 0
+
+
+def _side_by_side(*grids: str, gap: str = "    ") -> str:
+    return "\n".join(gap.join(parts) for parts in zip(*(g.splitlines() for g in grids)))
+
+
+def run_demo(args) -> int:
+    """Solve one puzzle per bucket on screen, then score both shipped models on the first
+    `per_bucket` puzzles of each bucket."""
+    if args.per_bucket < 1:
+        raise ValueError(f"--per-bucket must be >= 1, got {args.per_bucket}")
+    if args.nfe < 1:
+        raise ValueError(f"--nfe must be >= 1, got {args.nfe}")
+    models = {name: load_sudoku_model(name) for name in SHIPPED}
+    buckets = load_buckets(args.per_bucket)
+    t0 = time.perf_counter()
+    show = models["vmd"]
+    print(f"Shipped VMD model, NFE {args.nfe}, top-prob-margin: one puzzle per bucket\n")
+    for bucket, pairs in buckets.items():
+        puzzle, solution = pairs[0]
+        result = solve_puzzles(show, [puzzle], nfe=args.nfe,
+                               generator=torch.Generator().manual_seed(args.seed))
+        board = result.boards[0]
+        verdict = "valid" if result.valid[0] else "INVALID"
+        verdict += " and equal to the recorded solution" if tuple(board) == tuple(solution) else ""
+        print(f"{bucket}: {sum(1 for v in puzzle if v)} givens -> {verdict} "
+              f"({result.nfe[0]} denoiser calls)")
+        print(_side_by_side(pretty_board(puzzle), pretty_board(board)) + "\n")
+    rows = accuracy_rows(models, buckets, [args.nfe], ["top-prob-margin"], best_of=[4],
+                         seed=args.seed, progress=False)
+    print(f"Whole-board accuracy, first {args.per_bucket} puzzles of each committed test set, "
+          f"NFE {args.nfe}, top-prob-margin:\n")
+    print("| model | " + " | ".join(buckets) + " |")
+    print("|---|" + "---|" * len(buckets))
+    for name, k in [(n, 1) for n in models] + [("vmd", 4)]:
+        cells = [next(f"{100 * r['accuracy']:.1f}%" for r in rows if r["model"] == name and
+                      r["best_of"] == k and r["bucket"] == b) for b in buckets]
+        label = f"{models[name].config.is_vmd and 'VMD' or 'MDM'}" + (f" best-of-{k}" if k > 1 else "")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(f"\n{time.perf_counter() - t0:.0f}s. Full benchmark: maskdiff sudoku bench --out DIR")
     return 0
