@@ -97,7 +97,8 @@ def _add_sudoku_bench(su_sub) -> None:
     be.add_argument("--per-bucket", type=int, default=None,
                     help="first N puzzles of each bucket (default: all 1,000)")
     be.add_argument("--out", type=Path, default=None,
-                    help="write sudoku.json, sudoku.md and sudoku.png into this folder")
+                    help="write sudoku.json, sudoku_meta.json, sudoku.md and sudoku.png into this "
+                         "folder; finished rows are kept in sudoku_rows.jsonl so a stopped run resumes")
     be.add_argument("--seed", type=int, default=0)
 
 

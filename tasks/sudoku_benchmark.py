@@ -11,6 +11,7 @@ denoiser calls split out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ from .sudoku_data import load_test_set
 from .sudoku_generate import RATINGS
 
 __all__ = ["BUCKETS", "PUBLISHED", "load_buckets", "accuracy_rows", "measure_throughput",
-           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli", "run_demo"]
+           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli", "run_demo",
+           "model_fingerprint"]
 
 DATA_DIR = Path(__file__).parent / "data" / "sudoku"
 BUCKETS = tuple(RATINGS)
@@ -63,10 +65,32 @@ def _method(model) -> str:
     return "VMD" if model.config.is_vmd else "MDM"
 
 
+def model_fingerprint(model) -> str:
+    """A short hash of the weights: cached rows are reused only for the very same model."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _read_cache(path: Path | None) -> dict:
+    if path is None or not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["key"]: row for row in rows}
+
+
 def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, orders,
-                  best_of=(), seed: int = 0, progress: bool = True) -> list[dict]:
+                  best_of=(), seed: int = 0, progress: bool = True,
+                  cache: str | Path | None = None) -> list[dict]:
     """One row per (model, order, nfe, bucket[, best_of]): accuracy = share of boards equal to the
-    recorded solution. Best-of-K rows are added for VMD models at top-prob-margin."""
+    recorded solution. Best-of-K rows are added for VMD models at top-prob-margin. With `cache`
+    (a JSONL file), finished rows are appended as they come and reused by later runs with the same
+    weights, puzzles and settings, so a long benchmark can stop and resume."""
+    cache = Path(cache) if cache is not None else None
+    cached = _read_cache(cache)
+    prints = {name: model_fingerprint(m) for name, m in models.items()}
     jobs = [(name, order, nfe, 1) for name in models for order in orders for nfe in nfes]
     jobs += [(name, "top-prob-margin", nfe, k) for name, m in models.items() if m.config.is_vmd
              for k in best_of if k > 1 for nfe in nfes]
@@ -75,6 +99,12 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
     for name, order, nfe, k in jobs:
         model = models[name]
         for bucket, pairs in buckets.items():
+            key = f"{prints[name]}|{order}|{nfe}|{k}|{bucket}|{len(pairs)}|{seed}"
+            if key in cached:
+                row = {f: v for f, v in cached[key].items() if f != "key"}
+                rows.append({**row, "model": name})
+                bar.update(1)
+                continue
             t0 = time.perf_counter()
             result = solve_puzzles(model, [p for p, _ in pairs], nfe=nfe, order=order, best_of=k,
                                    generator=torch.Generator().manual_seed(seed))
@@ -83,6 +113,10 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
                          "best_of": k, "bucket": bucket, "accuracy": correct / len(pairs),
                          "valid": sum(result.valid) / len(pairs), "n": len(pairs),
                          "seconds": round(time.perf_counter() - t0, 2)})
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                with cache.open("a") as f:
+                    f.write(json.dumps({**rows[-1], "key": key}) + "\n")
             bar.update(1)
             bar.set_postfix(model=name, order=order, nfe=nfe, k=k, acc=f"{rows[-1]['accuracy']:.3f}")
     bar.close()
@@ -232,8 +266,11 @@ def run_from_cli(args) -> int:
     models = {name: load_sudoku_model(name) for name in args.models}
     buckets = load_buckets(args.per_bucket)
     t0 = time.perf_counter()
-    rows = accuracy_rows(models, buckets, args.nfe, args.orders, args.best_of, seed=args.seed)
-    pool = [p for pairs in buckets.values() for p, _ in pairs][:512]
+    cache = args.out / "sudoku_rows.jsonl" if args.out is not None else None
+    rows = accuracy_rows(models, buckets, args.nfe, args.orders, args.best_of, seed=args.seed,
+                         cache=cache)
+    share = -(-512 // len(buckets))  # the same number of puzzles from every bucket
+    pool = [p for pairs in buckets.values() for p, _ in pairs[:share]]
     throughput = [measure_throughput(m, pool) for m in models.values()]
     report = markdown_report(rows, throughput)
     print(report)

@@ -63,3 +63,30 @@ def test_denoiser_timer_measures_and_restores():
     assert "logits" not in vars(model)
     stats = measure_throughput(model, [p for p, _ in buckets["singles"]], nfe=5)
     assert stats["puzzles"] == 2 and 0.0 <= stats["outside_denoiser_share"] <= 1.0
+
+
+def test_cached_rows_are_reused_only_for_the_same_weights(tmp_path, monkeypatch):
+    import maskdiff.tasks.sudoku_benchmark as bench
+
+    buckets = _buckets()
+    cache = tmp_path / "rows.jsonl"
+    model = OracleModel(buckets["singles"][0][1])
+    first = accuracy_rows({"m": model}, buckets, [5], ["top-prob"], progress=False, cache=cache)
+    assert len(cache.read_text().splitlines()) == 2
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached row was recomputed")
+
+    monkeypatch.setattr(bench, "solve_puzzles", refuse)
+    again = accuracy_rows({"m": model}, buckets, [5], ["top-prob"], progress=False, cache=cache)
+    assert again == first
+    other = OracleModel(buckets["singles"][0][1])
+    other.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        other.head.bias.add_(1.0)  # one changed weight: the cache must not answer for it
+    try:
+        accuracy_rows({"m": other}, buckets, [5], ["top-prob"], progress=False, cache=cache)
+    except AssertionError as err:
+        assert "recomputed" in str(err)
+    else:
+        raise AssertionError("rows of a different model were taken from the cache")
