@@ -70,7 +70,8 @@ def hardware_description() -> str:
         pass
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)}"
-    return f"CPU {cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    threads = torch.get_num_threads()
+    return f"CPU {cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' * (threads > 1)}"
 
 
 def validation_puzzles(count: int, cache: Path | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
