@@ -69,7 +69,13 @@ def _add_sample(sub) -> None:
 def _add_sudoku_solve(su_sub) -> None:
     from .sampling import ORDERS
 
-    so = su_sub.add_parser("solve", help="solve puzzles with a Sudoku model")
+    so = su_sub.add_parser(
+        "solve", help="solve puzzles with a Sudoku model",
+        description="Prints one line per puzzle: the completed board (81 characters), 'valid' or "
+                    "'INVALID' (every row, column and box holds 1-9 and every given is kept), and "
+                    "the denoiser calls used; contradictory puzzles are named as such.",
+        epilog="exit status: 0 every board valid, 1 an invalid board or a contradictory puzzle, "
+               "2 bad input")
     so.add_argument("puzzle", nargs="?", default=None,
                     help="81 characters, digits with '.' or '0' for blanks")
     so.add_argument("--file", type=Path, default=None,
@@ -94,6 +100,8 @@ def _add_sudoku_bench(su_sub) -> None:
     be.add_argument("--orders", nargs="+", default=["random", "top-prob", "top-prob-margin"])
     be.add_argument("--best-of", type=int, nargs="+", default=[4],
                     help="best-of-K rows for VMD models at top-prob-margin (default 4)")
+    be.add_argument("--best-of-nfe", type=int, nargs="+", default=None,
+                    help="NFE values of the best-of-K rows (default: those of --nfe)")
     be.add_argument("--per-bucket", type=int, default=None,
                     help="first N puzzles of each bucket (default: all 1,000)")
     be.add_argument("--out", type=Path, default=None,

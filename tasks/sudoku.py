@@ -26,6 +26,7 @@ VOCAB = 9
 MASK_ID = VOCAB
 SHIPPED_DIR = Path(__file__).parent / "data" / "sudoku" / "models"
 SHIPPED = ("mdm", "vmd")
+BEST_OF_SCORE_NOISE = 0.05
 
 
 def load_sudoku_model(name: str | Path) -> MaskedDiffusionModel:
@@ -113,8 +114,10 @@ def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
                   batch_size: int = 256) -> SolveResult:
     """Solve boards (0 = blank) with the model. `nfe` is capped per puzzle at its number of blanks
     (None: one cell per step). With best_of = K, K trajectories per puzzle run in parallel
-    (different latents, and Gumbel noise of scale 0.5 on the scores when K > 1 unless score_noise
-    says otherwise); the first one that satisfies every constraint is kept."""
+    (different latents, and Gumbel noise of scale 0.05 on the ranking scores when K > 1 unless
+    score_noise says otherwise; at 0.5 the noise swamps the probability scores and every
+    trajectory decodes in a near-random order); the first one that satisfies every constraint is
+    kept."""
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     if nfe is not None and nfe < 1:
@@ -122,7 +125,7 @@ def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if score_noise is None:
-        score_noise = 0.5 if best_of > 1 else 0.0
+        score_noise = BEST_OF_SCORE_NOISE if best_of > 1 else 0.0
     puzzles = [tuple(p) for p in puzzles]
     budgets = [min(nfe or 81, sum(v == 0 for v in p)) for p in puzzles]
     boards: list = [None] * len(puzzles)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .sudoku import SHIPPED, SHIPPED_DIR, load_sudoku_model, solve_puzzles
+from .sudoku import BEST_OF_SCORE_NOISE, SHIPPED, SHIPPED_DIR, load_sudoku_model, solve_puzzles
 from .sudoku_board import pretty_board
 from .sudoku_data import load_test_set
 from .sudoku_generate import RATINGS
@@ -83,7 +83,7 @@ def _read_cache(path: Path | None) -> dict:
 
 def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, orders,
                   best_of=(), seed: int = 0, progress: bool = True,
-                  cache: str | Path | None = None) -> list[dict]:
+                  cache: str | Path | None = None, best_of_nfes=None) -> list[dict]:
     """One row per (model, order, nfe, bucket[, best_of]): accuracy = share of boards equal to the
     recorded solution. Best-of-K rows are added for VMD models at top-prob-margin. With `cache`
     (a JSONL file), finished rows are appended as they come and reused by later runs with the same
@@ -93,13 +93,14 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
     prints = {name: model_fingerprint(m) for name, m in models.items()}
     jobs = [(name, order, nfe, 1) for name in models for order in orders for nfe in nfes]
     jobs += [(name, "top-prob-margin", nfe, k) for name, m in models.items() if m.config.is_vmd
-             for k in best_of if k > 1 for nfe in nfes]
+             for k in best_of if k > 1 for nfe in (nfes if best_of_nfes is None else best_of_nfes)]
     rows = []
     bar = tqdm(total=len(jobs) * len(buckets), desc="sudoku bench", disable=not progress)
     for name, order, nfe, k in jobs:
         model = models[name]
         for bucket, pairs in buckets.items():
-            key = f"{prints[name]}|{order}|{nfe}|{k}|{bucket}|{len(pairs)}|{seed}"
+            noise = BEST_OF_SCORE_NOISE if k > 1 else 0.0
+            key = f"{prints[name]}|{order}|{nfe}|{k}|{noise}|{bucket}|{len(pairs)}|{seed}"
             if key in cached:
                 row = {f: v for f, v in cached[key].items() if f != "key"}
                 rows.append({**row, "model": name})
@@ -256,7 +257,7 @@ def run_from_cli(args) -> int:
     for k in args.best_of:
         if k < 1:
             raise ValueError(f"--best-of values must be >= 1, got {k}")
-    for n in args.nfe:
+    for n in args.nfe + (args.best_of_nfe or []):
         if n < 1:
             raise ValueError(f"--nfe values must be >= 1, got {n}")
     from maskdiff.sampling import ORDERS
@@ -268,7 +269,7 @@ def run_from_cli(args) -> int:
     t0 = time.perf_counter()
     cache = args.out / "sudoku_rows.jsonl" if args.out is not None else None
     rows = accuracy_rows(models, buckets, args.nfe, args.orders, args.best_of, seed=args.seed,
-                         cache=cache)
+                         cache=cache, best_of_nfes=args.best_of_nfe)
     share = -(-512 // len(buckets))  # the same number of puzzles from every bucket
     pool = [p for pairs in buckets.values() for p, _ in pairs[:share]]
     throughput = [measure_throughput(m, pool) for m in models.values()]
