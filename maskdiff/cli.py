@@ -93,11 +93,14 @@ def _add_sudoku_solve(su_sub) -> None:
 
 
 def _add_sudoku_bench(su_sub) -> None:
+    from .sampling import ORDERS
+
     be = su_sub.add_parser("bench", help="accuracy against NFE on the committed test sets")
     be.add_argument("--models", nargs="+", default=["mdm", "vmd"],
                     help="'mdm', 'vmd' or model folders (default: both shipped models)")
     be.add_argument("--nfe", type=int, nargs="+", default=[5, 10, 20, 50])
-    be.add_argument("--orders", nargs="+", default=["random", "top-prob", "top-prob-margin"])
+    be.add_argument("--orders", nargs="+", choices=ORDERS,
+                    default=["random", "top-prob", "top-prob-margin"])
     be.add_argument("--best-of", type=int, nargs="+", default=[4],
                     help="best-of-K rows for VMD models at top-prob-margin (default 4)")
     be.add_argument("--best-of-nfe", type=int, nargs="+", default=None,
@@ -211,16 +214,24 @@ def _sample(args) -> int:
     return 0
 
 
+def _require_positive(**options) -> None:
+    """Refuse option values below 1 (lists are checked element by element; None is a default)."""
+    for name, value in options.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None and v < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+
+
 def _sudoku_train(args) -> int:
     import shutil
 
     import torch
 
-    from .tasks.sudoku_train import SHIPPED_DIR, train_sudoku
+    from .tasks.sudoku import SHIPPED_DIR
+    from .tasks.sudoku_train import train_sudoku
 
+    _require_positive(threads=args.threads, steps=args.steps)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
                              seed=args.seed)
@@ -265,10 +276,7 @@ def _sudoku_solve(args) -> int:
     from .tasks.sudoku_board import (PuzzleError, count_solutions, find_conflict, format_board,
                                      parse_board, pretty_board)
 
-    if args.best_of < 1:
-        raise ValueError(f"--best-of must be >= 1, got {args.best_of}")
-    if args.nfe < 1:
-        raise ValueError(f"--nfe must be >= 1, got {args.nfe}")
+    _require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
     puzzles = []
     for where, text in _read_puzzles(args):
         try:
@@ -314,12 +322,15 @@ def _sudoku_solve(args) -> int:
 def _sudoku_demo(args) -> int:
     from .tasks.sudoku_benchmark import run_demo
 
+    _require_positive(per_bucket=args.per_bucket, nfe=args.nfe)
     return run_demo(args)
 
 
 def _sudoku_bench(args) -> int:
     from .tasks.sudoku_benchmark import run_from_cli
 
+    _require_positive(nfe=args.nfe, best_of=args.best_of, best_of_nfe=args.best_of_nfe,
+                      per_bucket=args.per_bucket)
     return run_from_cli(args)
 
 

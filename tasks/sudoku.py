@@ -7,6 +7,7 @@ Cells are tokens 0..8 (digits 1..9), the [MASK] id is 9. A puzzle's givens are c
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -93,13 +94,16 @@ class GridSource:
         return Batch(board_to_tokens(grids))
 
 
+@dataclass
 class SolveResult:
     """boards: one completed board per puzzle; valid: every row/column/box holds 1-9 and the givens
     are kept; nfe: denoiser calls per puzzle (the budget, capped at the puzzle's number of blanks);
     trajectories: K of best-of-K."""
 
-    def __init__(self, boards, valid, nfe, trajectories):
-        self.boards, self.valid, self.nfe, self.trajectories = boards, valid, nfe, trajectories
+    boards: list
+    valid: list[bool]
+    nfe: list[int]
+    trajectories: int
 
 
 def is_consistent(board, puzzle) -> bool:

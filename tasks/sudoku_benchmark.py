@@ -20,13 +20,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from maskdiff.models import read_config
+
 from .sudoku import BEST_OF_SCORE_NOISE, SHIPPED, SHIPPED_DIR, load_sudoku_model, solve_puzzles
 from .sudoku_board import pretty_board
 from .sudoku_data import load_test_set
 from .sudoku_generate import RATINGS
 
 __all__ = ["BUCKETS", "PUBLISHED", "load_buckets", "accuracy_rows", "measure_throughput",
-           "timed_denoiser", "markdown_report", "plot_accuracy", "run_from_cli", "run_demo",
+           "timed_denoiser", "summary_table", "markdown_report", "plot_accuracy", "run_from_cli", "run_demo",
            "model_fingerprint"]
 
 DATA_DIR = Path(__file__).parent / "data" / "sudoku"
@@ -169,13 +171,37 @@ def _strategy_accuracy(rows, key) -> float | None:
     return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
 
 
-def markdown_report(rows: list[dict], throughput: list[dict] | None = None) -> str:
-    """Our accuracies per bucket and NFE, then ours beside the published numbers."""
+def _row_keys(rows) -> list[tuple]:
+    """(model, method, order, best_of) of every configuration, best-of rows last."""
+    return sorted({(r["model"], r["method"], r["order"], r["best_of"]) for r in rows},
+                  key=lambda k: (k[3], k[2], k[1]))
+
+
+def summary_table(rows: list[dict]) -> str:
+    """One line per model/order/best-of: strategy-solvable and guessing accuracy at each NFE."""
     nfes = sorted({r["nfe"] for r in rows})
-    keys = sorted({(r["model"], r["method"], r["order"], r["best_of"]) for r in rows},
-                  key=lambda k: (k[1], k[3], k[2]))
+    guess = {(r["model"], r["order"], r["best_of"], r["nfe"]): r["accuracy"]
+             for r in rows if r["bucket"] == "guessing"}
+    lines = ["| model | order | " + " | ".join(f"strategy-solvable NFE {n}" for n in nfes) + " | "
+             + " | ".join(f"guessing NFE {n}" for n in nfes) + " |",
+             "|---|---|" + "---|" * (2 * len(nfes))]
+    for model, method, order, k in _row_keys(rows):
+        label = method + (f" best-of-{k}" if k > 1 else "")
+        strat = [_pct(_strategy_accuracy(rows, (model, order, n, k))) for n in nfes]
+        hard = [_pct(guess.get((model, order, k, n))) for n in nfes]
+        lines.append(f"| {label} | {order} | " + " | ".join(strat + hard) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(rows: list[dict], throughput: list[dict] | None = None) -> str:
+    """A summary (strategy-solvable / guessing), accuracies per bucket and NFE, then ours beside
+    the published numbers."""
+    nfes = sorted({r["nfe"] for r in rows})
+    keys = _row_keys(rows)
     n_by_bucket = {r["bucket"]: r["n"] for r in rows}
-    lines = ["### Whole-board accuracy (%) on the committed test sets",
+    lines = ["### Summary: whole-board accuracy (%), strategy-solvable = singles + strategies", "",
+             summary_table(rows), "",
+             "### Whole-board accuracy (%) on the committed test sets",
              "", "n per bucket: " + ", ".join(f"{b} {n}" for b, n in n_by_bucket.items()), "",
              "| model | order | best-of | bucket | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
              "|---|---|---|---|" + "---|" * len(nfes)]
@@ -249,21 +275,11 @@ def plot_accuracy(rows: list[dict], path: str | Path) -> None:
 
 def _training_record(name: str) -> dict | None:
     folder = SHIPPED_DIR / name if name in SHIPPED else Path(name)
-    path = folder / "training.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_config(folder)[1].get("training")
 
 
 def run_from_cli(args) -> int:
-    for k in args.best_of:
-        if k < 1:
-            raise ValueError(f"--best-of values must be >= 1, got {k}")
-    for n in args.nfe + (args.best_of_nfe or []):
-        if n < 1:
-            raise ValueError(f"--nfe values must be >= 1, got {n}")
-    from maskdiff.sampling import ORDERS
-    for order in args.orders:
-        if order not in ORDERS:
-            raise ValueError(f"unknown order {order!r}; choose from {ORDERS}")
+    """`maskdiff sudoku bench` (arguments already checked by the CLI)."""
     models = {name: load_sudoku_model(name) for name in args.models}
     buckets = load_buckets(args.per_bucket)
     t0 = time.perf_counter()
@@ -295,11 +311,7 @@ def _side_by_side(*grids: str, gap: str = "    ") -> str:
 
 def run_demo(args) -> int:
     """Solve one puzzle per bucket on screen, then score both shipped models on the first
-    `per_bucket` puzzles of each bucket."""
-    if args.per_bucket < 1:
-        raise ValueError(f"--per-bucket must be >= 1, got {args.per_bucket}")
-    if args.nfe < 1:
-        raise ValueError(f"--nfe must be >= 1, got {args.nfe}")
+    `per_bucket` puzzles of each bucket (arguments already checked by the CLI)."""
     models = {name: load_sudoku_model(name) for name in SHIPPED}
     buckets = load_buckets(args.per_bucket)
     t0 = time.perf_counter()
@@ -324,7 +336,7 @@ def run_demo(args) -> int:
     for name, k in [(n, 1) for n in models] + [("vmd", 4)]:
         cells = [next(f"{100 * r['accuracy']:.1f}%" for r in rows if r["model"] == name and
                       r["best_of"] == k and r["bucket"] == b) for b in buckets]
-        label = f"{models[name].config.is_vmd and 'VMD' or 'MDM'}" + (f" best-of-{k}" if k > 1 else "")
+        label = _method(models[name]) + (f" best-of-{k}" if k > 1 else "")
         print(f"| {label} | " + " | ".join(cells) + " |")
     print(f"\n{time.perf_counter() - t0:.0f}s. Full benchmark: maskdiff sudoku bench --out DIR")
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Iterable
 
 __all__ = ["PuzzleError", "parse_board", "format_board", "pretty_board", "find_conflict",
-           "validate", "solve", "count_solutions", "candidates", "PEERS", "UNITS"]
+           "validate", "solve", "count_solutions", "allowed", "candidates", "PEERS", "UNITS"]
 
 ROWS = [[9 * r + c for c in range(9)] for r in range(9)]
 COLS = [[9 * r + c for r in range(9)] for c in range(9)]
@@ -103,18 +103,17 @@ def validate(board: Iterable[int]) -> None:
         raise PuzzleError(conflict)
 
 
+def allowed(board: list[int], cell: int) -> int:
+    """Bitmask of the digits no peer of `cell` holds (bit d set = digit d allowed)."""
+    used = 0
+    for p in PEERS[cell]:
+        used |= 1 << board[p]
+    return ALL & ~used
+
+
 def candidates(board: list[int]) -> list[int]:
-    """Bitmask of allowed digits per cell (bit d set = digit d allowed; 0 for filled cells)."""
-    masks = []
-    for cell in range(81):
-        if board[cell]:
-            masks.append(0)
-            continue
-        used = 0
-        for p in PEERS[cell]:
-            used |= 1 << board[p]
-        masks.append(ALL & ~used)
-    return masks
+    """Bitmask of allowed digits per cell (0 for filled cells)."""
+    return [0 if board[cell] else allowed(board, cell) for cell in range(81)]
 
 
 def _search(board: list[int], limit: int, found: list) -> None:
@@ -123,10 +122,7 @@ def _search(board: list[int], limit: int, found: list) -> None:
     for cell in range(81):
         if board[cell]:
             continue
-        used = 0
-        for p in PEERS[cell]:
-            used |= 1 << board[p]
-        mask = ALL & ~used
+        mask = allowed(board, cell)
         count = bin(mask).count("1")
         if count == 0:
             return
@@ -147,21 +143,20 @@ def _search(board: list[int], limit: int, found: list) -> None:
     board[best] = 0
 
 
+def _solutions(board: Iterable[int], limit: int) -> list[tuple[int, ...]]:
+    b = list(board)
+    found: list = []
+    if not find_conflict(b):
+        _search(b, limit, found)
+    return found
+
+
 def count_solutions(board: Iterable[int], limit: int = 2) -> int:
     """Number of solutions, counting at most `limit` (2 answers 'is it unique?')."""
-    b = list(board)
-    if find_conflict(b):
-        return 0
-    found: list = []
-    _search(b, limit, found)
-    return len(found)
+    return len(_solutions(board, limit))
 
 
 def solve(board: Iterable[int]) -> tuple[int, ...] | None:
     """One solution, or None when the puzzle is contradictory."""
-    b = list(board)
-    if find_conflict(b):
-        return None
-    found: list = []
-    _search(b, 1, found)
+    found = _solutions(board, 1)
     return found[0] if found else None

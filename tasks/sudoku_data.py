@@ -19,7 +19,7 @@ from pathlib import Path
 from .sudoku_board import count_solutions, format_board, parse_board, solve
 from .sudoku_generate import RATINGS, make_puzzle, random_grid, rate
 
-__all__ = ["make_indexed_puzzle", "generate_test_sets", "load_test_set", "HEADER"]
+__all__ = ["make_indexed_puzzle", "generate_test_sets", "write_test_set", "load_test_set", "HEADER"]
 
 HEADER = "puzzle,solution,givens"
 PROGRESS = "progress.jsonl"
@@ -74,9 +74,14 @@ def generate_test_sets(out_dir: str | Path, per_bucket: int = 1000, seed: int = 
     if min(counts.values()) >= per_bucket:
         for bucket in RATINGS:
             chosen = [r for r in rows if r["bucket"] == bucket][:per_bucket]
-            lines = [HEADER] + [f"{r['puzzle']},{r['solution']},{r['givens']}" for r in chosen]
-            (out / f"{bucket}.csv").write_text("\n".join(lines) + "\n")
+            write_test_set(out / f"{bucket}.csv", chosen)
     return {b: min(c, per_bucket) for b, c in counts.items()}
+
+
+def write_test_set(path: str | Path, rows: list[dict]) -> None:
+    """Write puzzles made by `make_indexed_puzzle` in the test-set format that load_test_set reads."""
+    lines = [HEADER] + [f"{r['puzzle']},{r['solution']},{r['givens']}" for r in rows]
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def load_test_set(path: str | Path, verify: bool = False) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .sudoku_board import ALL, BOXES, COLS, PEERS, ROWS, UNITS, count_solutions
+from .sudoku_board import ALL, BOXES, COLS, PEERS, ROWS, UNITS, allowed, candidates, count_solutions
 
 __all__ = ["random_grid", "augment", "make_puzzle", "rate", "RATINGS"]
 
@@ -24,10 +24,8 @@ def random_grid(rng: random.Random) -> tuple[int, ...]:
     def fill(cell: int) -> bool:
         if cell == 81:
             return True
-        used = 0
-        for p in PEERS[cell]:
-            used |= 1 << board[p]
-        digits = [d for d in range(1, 10) if not used >> d & 1]
+        mask = allowed(board, cell)
+        digits = [d for d in range(1, 10) if mask >> d & 1]
         rng.shuffle(digits)
         for d in digits:
             board[cell] = d
@@ -154,7 +152,7 @@ def _strategies(board, cands) -> bool:
 def rate(puzzle) -> str:
     """'singles', 'strategies' or 'guessing' (see module docstring)."""
     board = list(puzzle)
-    cands = [0 if board[c] else ALL & ~sum({1 << board[p] for p in PEERS[c]}) for c in range(81)]
+    cands = candidates(board)
     level = "singles"
     while not all(board):
         if _singles(board, cands):

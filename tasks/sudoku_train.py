@@ -12,7 +12,6 @@ unique-solution puzzles (seed 1; the test sets use seed 0), solved every `eval_e
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from dataclasses import asdict, dataclass, replace
@@ -23,12 +22,12 @@ import torch
 from maskdiff.models import MaskedDiffusionModel, save_model
 from maskdiff.training import TrainConfig, train
 
-from .sudoku import SHIPPED_DIR, GridSource, board_to_tokens, solve_puzzles, sudoku_model_config
+from .sudoku import GridSource, board_to_tokens, solve_puzzles, sudoku_model_config
 from .sudoku_board import parse_board
-from .sudoku_data import make_indexed_puzzle
+from .sudoku_data import load_test_set, make_indexed_puzzle, write_test_set
 
 __all__ = ["RECIPES", "SudokuRecipe", "train_sudoku", "validation_puzzles", "validation_metrics",
-           "SHIPPED_DIR", "hardware_description"]
+           "hardware_description"]
 
 VALIDATION_SEED = 1
 T_MIN, T_MAX = 0.3, 0.85
@@ -77,13 +76,13 @@ def hardware_description() -> str:
 def validation_puzzles(count: int, cache: Path | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """`count` (puzzle, solution) pairs from the seed-1 stream (about 0.3 s each; cached in `cache`)."""
     if cache is not None and cache.is_file():
-        rows = [line.split(",") for line in cache.read_text().splitlines()]
-        if len(rows) == count:
-            return [(parse_board(p), parse_board(s)) for p, s in rows]
+        pairs = load_test_set(cache)
+        if len(pairs) == count:
+            return pairs
     made = [make_indexed_puzzle(VALIDATION_SEED, i) for i in range(count)]
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text("".join(f"{m['puzzle']},{m['solution']}\n" for m in made))
+        write_test_set(cache, made)
     return [(parse_board(m["puzzle"]), parse_board(m["solution"])) for m in made]
 
 
@@ -96,10 +95,11 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, nfe: int) -> dict:
     solved = sum(tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs))
     x = board_to_tokens(puzzles)
     blank = x == model.config.mask_id
+    layout = model.sampling_layout(x)
     z = None
     if model.config.is_vmd:
-        z = model.prior(model.sampling_layout(x)).sample(torch.Generator().manual_seed(0))
-    logits = model.logits(model.sampling_layout(x), None, z)[..., :model.config.vocab_size]
+        z = model.prior(layout).sample(torch.Generator().manual_seed(0))
+    logits = model.logits(layout, None, z)[..., :model.config.vocab_size]
     cells = (logits.argmax(-1) == solutions)[blank].float().mean()
     return {f"solved@{nfe}": solved / len(pairs), "cell_acc@1": float(cells)}
 
@@ -108,7 +108,8 @@ def train_sudoku(kind: str, out_dir: str | Path, *, steps: int | None = None,
                  resume: bool = True, progress: bool = True, seed: int = 0,
                  recipe: SudokuRecipe | None = None) -> tuple[MaskedDiffusionModel, dict]:
     """Train the `kind` ("mdm" or "vmd") Sudoku model; checkpoints in out_dir/checkpoint, the final
-    model in out_dir/model with its training record (hardware, wall time, steps, samples)."""
+    model in out_dir/model with its training record (hardware, wall time, steps, samples) in the
+    saved model's metadata (`read_config(folder)[1]["training"]`)."""
     if recipe is None:
         if kind not in RECIPES:
             raise ValueError(f"unknown Sudoku model kind {kind!r}; choose one of {sorted(RECIPES)}")
@@ -135,6 +136,5 @@ def train_sudoku(kind: str, out_dir: str | Path, *, steps: int | None = None,
               "num_parameters": result.model.num_parameters(),
               "final_eval": next((h["eval"] for h in reversed(result.history) if "eval" in h), None)}
     save_model(result.model, out / "model", extra={"training": record})
-    (out / "model" / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     return result.model, record
 

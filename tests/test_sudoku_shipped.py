@@ -1,11 +1,10 @@
 """The committed Sudoku checkpoints: present, small, documented, and able to solve."""
 
-import json
-
 import pytest
 import torch
 
 from maskdiff.cli import main
+from maskdiff.models import read_config
 from maskdiff.tasks.sudoku import SHIPPED, SHIPPED_DIR, is_consistent, load_sudoku_model, solve_puzzles
 from maskdiff.tasks.sudoku_benchmark import load_buckets
 from maskdiff.tasks.sudoku_board import count_solutions, format_board, parse_board
@@ -15,7 +14,7 @@ from maskdiff.tasks.sudoku_board import count_solutions, format_board, parse_boa
 def test_shipped_model_is_small_and_records_its_training_cost(name):
     folder = SHIPPED_DIR / name
     assert sum(f.stat().st_size for f in folder.iterdir()) <= 20 * 2**20
-    record = json.loads((folder / "training.json").read_text())
+    record = read_config(folder)[1]["training"]
     for key in ("hardware", "wall_seconds", "steps", "samples_seen"):
         assert record[key], key
     assert record["samples_seen"] == record["steps"] * record["train_config"]["batch_size"]

@@ -5,7 +5,9 @@ from dataclasses import replace
 
 import pytest
 
+from maskdiff.models import read_config
 from maskdiff.tasks.sudoku import load_sudoku_model
+from maskdiff.tasks.sudoku_data import load_test_set
 from maskdiff.tasks.sudoku_train import RECIPES, T_MAX, T_MIN, train_sudoku
 
 
@@ -31,7 +33,7 @@ def test_train_records_cost_and_resumes(tmp_path, kind):
     assert first["final_eval"] is not None and 0 <= first["final_eval"]["solved@10"] <= 1
     assert "CPU" in first["hardware"] or "GPU" in first["hardware"]
     cached = (out / "validation.csv").read_text()
-    assert len(cached.splitlines()) == 2
+    assert len(load_test_set(out / "validation.csv")) == 2
 
     # A longer run in the same folder resumes from step 2 rather than starting over.
     model, second = train_sudoku(kind, out, steps=4, recipe=_tiny(kind), progress=False)
@@ -41,7 +43,7 @@ def test_train_records_cost_and_resumes(tmp_path, kind):
     assert (out / "validation.csv").read_text() == cached
     loaded = load_sudoku_model(out / "model")
     assert loaded.config == model.config
-    assert json.loads((out / "model" / "training.json").read_text())["steps"] == 4
+    assert read_config(out / "model")[1]["training"]["steps"] == 4
 
 
 def test_unknown_kind_and_bad_steps_are_named(tmp_path):

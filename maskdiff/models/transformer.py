@@ -98,13 +98,13 @@ class Trunk(nn.Module):
         super().__init__()
         self.tok_emb = nn.Embedding(num_embeddings, d_model)
         self.pos_emb = nn.Embedding(max_positions, d_model)
-        # One table per grouping of positions (e.g. row, column, box), looked up by position.
-        self.group_embs = nn.ModuleList()
-        for i, groups in enumerate(position_groups or []):
-            self.register_buffer(f"group_ids_{i}", torch.tensor(groups, dtype=torch.long),
-                                 persistent=False)
-            self.group_embs.append(nn.Embedding(max(groups) + 1, d_model))
-            nn.init.normal_(self.group_embs[-1].weight, std=0.02)
+        # One table per grouping of positions (e.g. row, column, box); group_ids[g, position].
+        groups = position_groups or []
+        self.register_buffer("group_ids", torch.tensor(groups, dtype=torch.long) if groups else None,
+                             persistent=False)
+        self.group_embs = nn.ModuleList(nn.Embedding(max(g) + 1, d_model) for g in groups)
+        for emb in self.group_embs:
+            nn.init.normal_(emb.weight, std=0.02)
         self.blocks = nn.ModuleList(
             TransformerBlock(d_model, n_heads, mlp_ratio, dropout, cond_dim) for _ in range(n_layers)
         )
@@ -125,8 +125,8 @@ class Trunk(nn.Module):
         tokens (None: a single group (B, 1, C) shared by every token);
         extra: (B, N, D) added to the embeddings."""
         h = self.tok_emb(tokens) + self.pos_emb(positions)
-        for i, emb in enumerate(self.group_embs):
-            h = h + emb(getattr(self, f"group_ids_{i}")[positions])
+        for emb, ids in zip(self.group_embs, self.group_ids if self.group_embs else ()):
+            h = h + emb(ids[positions])
         if extra is not None:
             h = h + extra
         for block in self.blocks:
