@@ -28,7 +28,8 @@ from .models.diffusion_model import Layout
 from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule
 
-__all__ = ["LossOutput", "NoisedBatch", "noise_batch", "diffusion_loss", "kl_weight"]
+__all__ = ["LossOutput", "NoisedBatch", "TrainingNoise", "draw_training_noise", "noise_batch",
+           "diffusion_loss", "kl_weight"]
 
 
 @dataclass
@@ -58,6 +59,38 @@ class NoisedBatch:
     layout: Layout
 
 
+@dataclass
+class TrainingNoise:
+    """Every random number one loss evaluation needs, drawn up front for a whole batch:
+    t (B, num_blocks), mask_u (B, L) uniforms (position masked when u < mask probability) and
+    latent_eps (B, num_blocks, d_z) or None. Drawing them for the global batch and slicing rows
+    (`rows`) makes a run sharded over processes see exactly the noise of a one-process run."""
+
+    t: torch.Tensor
+    mask_u: torch.Tensor
+    latent_eps: torch.Tensor | None
+
+    def rows(self, index) -> "TrainingNoise":
+        eps = None if self.latent_eps is None else self.latent_eps[index]
+        return TrainingNoise(self.t[index], self.mask_u[index], eps)
+
+
+def draw_training_noise(model: MaskedDiffusionModel, batch_size: int, *,
+                        generator: torch.Generator | None = None, antithetic: bool = True,
+                        t_min: float = 1e-4, t_max: float = 1.0,
+                        device: torch.device | str | None = None) -> TrainingNoise:
+    """Draw t, mask uniforms and latent noise in the order `diffusion_loss` itself would."""
+    cfg = model.config
+    nb = cfg.num_blocks
+    t = sample_times(batch_size * nb, generator=generator, antithetic=antithetic, t_min=t_min,
+                     t_max=t_max, device=device).view(batch_size, nb)
+    u = torch.rand((batch_size, cfg.seq_len), generator=generator, device=device)
+    eps = None
+    if cfg.is_vmd:
+        eps = torch.randn((batch_size, nb, cfg.latent_dim), generator=generator, device=device)
+    return TrainingNoise(t, u, eps)
+
+
 def kl_weight(step: int, warmup_steps: int) -> float:
     """Linear KL annealing: beta rises from 0 to 1 over `warmup_steps` (1 when warmup_steps=0)."""
     if warmup_steps <= 0:
@@ -68,8 +101,10 @@ def kl_weight(step: int, warmup_steps: int) -> float:
 def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
                 maskable: torch.Tensor | None = None, t: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, antithetic: bool = True,
-                t_min: float = 1e-4, t_max: float = 1.0) -> NoisedBatch:
-    """Draw t per block (antithetic across the batch) and mask x0 accordingly."""
+                t_min: float = 1e-4, t_max: float = 1.0,
+                mask_u: torch.Tensor | None = None) -> NoisedBatch:
+    """Draw t per block (antithetic across the batch) and mask x0 accordingly (with the given
+    uniforms `mask_u` (B, L) instead of fresh ones, when passed)."""
     cfg = model.config
     check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
@@ -80,7 +115,7 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
         t = t[:, None].expand(B, nb)
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
     xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
-                             maskable=maskable, generator=generator)
+                             maskable=maskable, generator=generator, u=mask_u)
     return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
 
 
@@ -97,21 +132,27 @@ def diffusion_loss(
     t_min: float = 1e-4,
     t_max: float = 1.0,
     t: torch.Tensor | None = None,
+    noise: TrainingNoise | None = None,
 ) -> LossOutput:
     """Monte Carlo negative ELBO per token for MDM / block diffusion / VMD / Block-VMD.
 
     x0: (B, L) clean ids; maskable: (B, L) bool, False at conditioning positions (never masked,
     never scored). beta scales the KL (annealing); free_bits (nats per latent dimension and block)
     stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
+    noise: pre-drawn randomness (see `draw_training_noise`); without it, t, masks and latent
+    noise are drawn here from `generator`, in the same order.
     """
     cfg = model.config
+    if noise is not None:
+        t = noise.t
     noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
-                      antithetic=antithetic, t_min=t_min, t_max=t_max)
+                         antithetic=antithetic, t_min=t_min, t_max=t_max,
+                         mask_u=None if noise is None else noise.mask_u)
     weight = schedule.weight(noised.t)  # (B, num_blocks)
     z = kl_blocks = None
     if cfg.is_vmd:
         q = model.posterior(x0, noised.masked)
-        z = q.sample(generator)
+        z = q.sample(generator) if noise is None else q.reparameterise(noise.latent_eps)
         kl_blocks = q.kl(model.prior(noised.layout))  # (B, num_blocks, d_z)
 
     hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None, z)

@@ -73,16 +73,21 @@ def mask_tokens(
     *,
     maskable: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    u: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample xt ~ q(xt | x0): each maskable position becomes `mask_id` with `mask_prob`.
 
     x0: (B, L) token ids. mask_prob: (B,) or (B, L). maskable: (B, L) bool, False at conditioning
     positions (Sudoku givens, a prompt), which are never masked. Returns (xt, masked), where
-    masked: (B, L) bool marks the positions that were masked.
+    masked: (B, L) bool marks the positions that were masked. u: pre-drawn uniforms (B, L), used
+    instead of fresh draws from `generator`.
     """
     if mask_prob.dim() == 1:
         mask_prob = mask_prob[:, None]
-    u = torch.rand(x0.shape, generator=generator, device=x0.device)
+    if u is None:
+        u = torch.rand(x0.shape, generator=generator, device=x0.device)
+    elif u.shape != x0.shape:
+        raise ValueError(f"mask uniforms have shape {tuple(u.shape)}, tokens {tuple(x0.shape)}")
     masked = u < mask_prob
     if maskable is not None:
         masked &= maskable

@@ -43,7 +43,11 @@ class DiagonalGaussian:
         mode, the usual reduced-temperature sampling of latent-variable models)."""
         eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
                           dtype=self.mean.dtype)
-        return self.mean + temperature * torch.exp(0.5 * self.logvar) * eps
+        return self.reparameterise(eps, temperature)
+
+    def reparameterise(self, eps: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """mean + temperature * sigma * eps for standard-normal noise eps of the same shape."""
+        return self.mean + temperature * torch.exp(0.5 * self.logvar) * eps.to(self.mean.dtype)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z; mean, var) summed over the latent dimension: (...,)."""
