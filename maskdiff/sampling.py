@@ -42,7 +42,9 @@ class SamplerConfig:
     temperature: 0 commits the argmax, > 0 samples at that temperature. score_noise: scale of
     Gumbel noise added to the ranking scores. z_policy: how VMD latents are drawn (see module doc);
     latent_temperature scales the standard deviation of the latent draws (1 = the model's prior).
-    schedule: noise schedule of the ancestral time grid.
+    schedule: noise schedule of the ancestral time grid. kv_cache: with several blocks, keep the
+    keys/values of finished blocks so each denoiser call processes only the current block (same
+    result as recomputing the prefix; not used with a learned prior, which reads the prefix).
     """
 
     nfe: int | None = None
@@ -53,6 +55,7 @@ class SamplerConfig:
     z_policy: str = "fixed"
     latent_temperature: float = 1.0
     schedule: str = "linear"
+    kv_cache: bool = True
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -137,7 +140,9 @@ def generate(
     generator: torch.Generator | None = None,
 ) -> SampleResult:
     """Decode `x_init` (B, L) whose [MASK] positions are to be filled (all-[MASK] rows of
-    `batch_size` when x_init is None). Returns the decoded tokens and the NFE used."""
+    `batch_size` when x_init is None), block by block. Returns the decoded tokens and the NFE
+    used (denoiser calls; with the KV cache, the one pass per finished block that fills the
+    cache is not a denoising step and is not counted)."""
     config = config or SamplerConfig()
     cfg = model.config
     device = next(model.parameters()).device
@@ -170,6 +175,9 @@ def generate(
                     f"per masked token)")
 
     latents = _LatentDrawer(model, config.z_policy, generator, config.latent_temperature)
+    cache = None
+    if config.kv_cache and cfg.num_blocks > 1 and model.prior_net is None:
+        cache = model.new_cache()
     schedule = get_schedule(config.schedule)
     nfe = 0
     was_training = model.training
@@ -180,13 +188,16 @@ def generate(
             n_block = masked_per_block[:, k]
             counts = commit_counts(n_block, steps[k]) if config.method == "confidence" else None
             last_argmax = torch.full_like(x, cfg.mask_id)
+            if cache is not None and cache.length < start:  # clean blocks not cached yet
+                model.extend_cache(x[:, cache.length:start], cache)
             for step in range(steps[k]):
-                layout = model.sampling_layout(x[:, :end])
-                z = latents.for_step(layout, k, step, x, last_argmax)
                 block_x = x[:, start:end]
+                layout = (model.cached_layout(block_x, start) if cache is not None
+                          else model.sampling_layout(x[:, :end]))
+                z = latents.for_step(layout, k, step, x, last_argmax)
                 still_masked = block_x == cfg.mask_id  # (B, b)
                 t = _block_time(cfg, still_masked, n_block, x, step, steps[k], config)
-                logits = model.logits(layout, t, z)  # (B, b, V + 1)
+                logits = model.logits(layout, t, z, cache)  # (B, b, V + 1)
                 nfe += 1
                 out = kernels.gumbel_sample(logits[still_masked], cfg.mask_id,
                                             temperature=_token_temperature(config),

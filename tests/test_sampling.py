@@ -8,14 +8,18 @@ from .conftest import tiny_model
 
 
 class CallCounter:
-    """Counts denoiser calls through a forward hook on the trunk."""
+    """Counts denoiser calls through a forward hook on the trunk (passes that only fill the KV
+    cache with finished blocks are counted apart, as cache_fills)."""
 
     def __init__(self, model):
-        self.calls = 0
-        model.trunk.register_forward_hook(lambda *_: self.bump())
+        self.calls = self.cache_fills = 0
+        model.trunk.register_forward_hook(self.bump, with_kwargs=True)
 
-    def bump(self):
-        self.calls += 1
+    def bump(self, module, args, kwargs, output):
+        if kwargs.get("extend_cache"):
+            self.cache_fills += 1
+        else:
+            self.calls += 1
 
 
 def _puzzle(model, batch=6, seed=0, given_rate=0.3):
@@ -112,3 +116,46 @@ def test_bad_inputs_name_the_problem():
         generate(model, torch.zeros(2, 7, dtype=torch.long))
     with pytest.raises(ValueError, match=r"must lie in \[0, 5\]"):
         generate(model, torch.full((1, 8), 9))
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(), dict(latent_dim=4), dict(time_conditioning=True),
+    dict(latent_dim=4, latent_injection="embedding")], ids=["bd", "block-vmd", "time", "embed"])
+def test_kv_cache_decodes_exactly_like_recomputing_the_prefix(overrides):
+    model = tiny_model(vocab_size=7, seq_len=16, d_model=32, n_heads=2, n_layers=2, block_size=4,
+                       scale=3.0, **overrides)
+    with torch.no_grad():  # a non-trivial network: perturb every weight
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x_init, _ = _puzzle(model, batch=3, given_rate=0.0)
+    x_init[:, :4] = 2  # a clean first block: a prompt that is cached in one pass
+    x_init[0, 9] = 1  # and one given inside a later block
+    runs = []
+    for kv_cache in (True, False):
+        counter = CallCounter(model)
+        cfg = SamplerConfig(nfe=6, temperature=1.0, kv_cache=kv_cache)
+        out = generate(model, x_init, config=cfg, generator=torch.Generator().manual_seed(5))
+        runs.append((out, counter.calls, counter.cache_fills))
+        model.trunk._forward_hooks.clear()
+    (cached, calls_c, fills), (plain, calls_p, no_fills) = runs
+    assert torch.equal(cached.tokens, plain.tokens)
+    assert cached.nfe == plain.nfe == calls_c == calls_p == 6
+    assert fills == 3 and no_fills == 0  # the prompt block, then blocks 1 and 2 once finished
+
+
+def test_cached_logits_match_the_full_prefix():
+    model = tiny_model(vocab_size=7, seq_len=12, d_model=32, n_heads=2, n_layers=3, block_size=4,
+                       latent_dim=3)
+    x = torch.randint(0, 7, (2, 12), generator=torch.Generator().manual_seed(0))
+    x[:, 9:] = model.mask_id
+    z = torch.randn(2, 3, 3)
+    full = model.logits(model.sampling_layout(x), None, z)
+    cache = model.new_cache()
+    model.extend_cache(x[:, :4], cache)
+    model.extend_cache(x[:, 4:8], cache)  # one block at a time, or ...
+    cached = model.logits(model.cached_layout(x[:, 8:], 8), None, z, cache)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=1e-5)
+    at_once = model.new_cache()
+    model.extend_cache(x[:, :8], at_once)  # ... both in one pass
+    torch.testing.assert_close(model.logits(model.cached_layout(x[:, 8:], 8), None, z, at_once),
+                               full, atol=1e-5, rtol=1e-5)

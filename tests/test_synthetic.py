@@ -20,8 +20,8 @@ class OracleDenoiser(MaskedDiffusionModel):
                                      n_heads=1, block_size=dataset.seq_len // blocks))
         self.support, self.probs = dataset.sequences, dataset.probs
 
-    def logits(self, layout, t=None, z=None):
-        tokens = layout.tokens  # (B, n): clean prefix + the block being decoded
+    def logits(self, layout, t=None, z=None, cache=None):
+        tokens = layout.tokens  # (B, n): clean prefix + the block being decoded (no KV cache)
         n = tokens.shape[1]
         visible = tokens != self.mask_id
         agree = (tokens[:, None, :] == self.support[None, :, :n]) | ~visible[:, None, :]
@@ -36,7 +36,7 @@ class OracleDenoiser(MaskedDiffusionModel):
 def _accuracy(name, blocks, nfe, n, seed=0):
     ds = get_dataset(name)
     out = generate(OracleDenoiser(ds, blocks), batch_size=n,
-                   config=SamplerConfig(nfe=nfe, order="random", temperature=1.0),
+                   config=SamplerConfig(nfe=nfe, order="random", temperature=1.0, kv_cache=False),
                    generator=torch.Generator().manual_seed(seed))
     return ds.metrics(out.tokens)
 

@@ -15,7 +15,7 @@ from torch import nn
 from ..process import block_causal_mask, training_attention_mask
 from .config import ModelConfig
 from .latent import DiagonalGaussian, LatentEncoder, LearnedPrior
-from .transformer import Trunk, timestep_embedding
+from .transformer import KVCache, Trunk, timestep_embedding
 
 __all__ = ["Layout", "MaskedDiffusionModel"]
 
@@ -31,6 +31,9 @@ class Layout:
     noisy: torch.Tensor
     noisy_start: int
     noisy_end: int
+    # Blocks the latent prior covers (None: noisy_end / block_size); set by cached layouts,
+    # whose tokens start mid-sequence.
+    prior_blocks: int | None = None
 
 
 class MaskedDiffusionModel(nn.Module):
@@ -93,6 +96,40 @@ class MaskedDiffusionModel(nn.Module):
         attn = self.group_mask if n == b else block_causal_mask(n, b, device)
         return Layout(prefix, pos, attn, pos >= n - b, n - b, n)
 
+    def cached_layout(self, block_tokens: torch.Tensor, start: int) -> Layout:
+        """Only the block being denoised (B, b), starting at position `start`; the clean blocks
+        before it are in a KVCache passed to `logits`."""
+        b = self.config.block_size
+        if block_tokens.shape[1] != b or start % b or start + b > self.config.seq_len:
+            raise ValueError(f"a cached layout holds one block of {b} tokens at a multiple of {b}")
+        device = block_tokens.device
+        pos = torch.arange(start, start + b, device=device)
+        return Layout(block_tokens, pos, None, torch.ones(b, dtype=torch.bool, device=device),
+                      0, b, prior_blocks=start // b + 1)
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layers)
+
+    @torch.no_grad()
+    def extend_cache(self, clean: torch.Tensor, cache: KVCache) -> None:
+        """Run finished clean blocks (B, n), n a multiple of block_size, through the trunk once,
+        appending their keys/values to `cache` (they sit at positions cache.length onward)."""
+        cfg = self.config
+        start, n = cache.length, clean.shape[1]
+        if n % cfg.block_size or start + n > cfg.seq_len:
+            raise ValueError(f"can only cache whole blocks of {cfg.block_size} within seq_len")
+        device = clean.device
+        pos = torch.arange(start, start + n, device=device)
+        attn = None
+        if n > cfg.block_size:  # several blocks at once: block-causal among them
+            blk = pos // cfg.block_size
+            attn = torch.cat([torch.ones(n, start, dtype=torch.bool, device=device),
+                              blk[None, :] <= blk[:, None]], dim=1)
+        cond = None
+        if cfg.has_conditioning:  # clean context carries the zero conditioning vector
+            cond = (torch.zeros(clean.shape[0], 1, cfg.d_model, device=device), None)
+        self.trunk(clean, pos, attn, cond, None, cache=cache, extend_cache=True)
+
     # ------------------------------------------------------------------------------ conditioning
     def _conditioning(self, layout: Layout, t: torch.Tensor | None, z: torch.Tensor | None):
         """(cond, extra) for the trunk. t (B, num_blocks) and z (B, num_blocks, d_z) condition
@@ -130,19 +167,19 @@ class MaskedDiffusionModel(nn.Module):
         return cond, extra
 
     def hidden(self, layout: Layout, t: torch.Tensor | None = None,
-               z: torch.Tensor | None = None) -> torch.Tensor:
+               z: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
         """Final hidden states of the noisy positions: (B, noisy_end - noisy_start, D)."""
         cond, extra = self._conditioning(layout, t, z)
-        h = self.trunk(layout.tokens, layout.positions, layout.attn_mask, cond, extra)
+        h = self.trunk(layout.tokens, layout.positions, layout.attn_mask, cond, extra, cache=cache)
         return h[:, layout.noisy_start:layout.noisy_end]
 
     def logits(self, layout: Layout, t: torch.Tensor | None = None,
-               z: torch.Tensor | None = None) -> torch.Tensor:
+               z: torch.Tensor | None = None, cache: KVCache | None = None) -> torch.Tensor:
         """Raw logits over the vocabulary plus [MASK] for the noisy positions: (B, n, V + 1).
 
         SUBS (mask logit -inf, clean positions copied) is applied by the consumers through
         `maskdiff.kernels`, which fuse it into the softmax, the sampler and the loss."""
-        return self.head(self.hidden(layout, t, z))
+        return self.head(self.hidden(layout, t, z, cache))
 
     # ------------------------------------------------------------------------------------ latent
     def posterior(self, x0: torch.Tensor, masked: torch.Tensor) -> DiagonalGaussian:
@@ -157,7 +194,8 @@ class MaskedDiffusionModel(nn.Module):
         if not cfg.is_vmd:
             raise ValueError("this model has no latent (latent_dim=0)")
         if self.prior_net is None:
-            shape = (layout.tokens.shape[0], layout.noisy_end // cfg.block_size, cfg.latent_dim)
+            blocks = layout.prior_blocks or layout.noisy_end // cfg.block_size
+            shape = (layout.tokens.shape[0], blocks, cfg.latent_dim)
             return DiagonalGaussian.standard(shape, device=layout.tokens.device)
         # The learned prior reads the same layout as the denoiser (xt and the clean context).
         return self.prior_net(layout.tokens, layout.positions, layout.attn_mask, layout.noisy_end)

@@ -15,7 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Trunk", "TransformerBlock", "timestep_embedding"]
+__all__ = ["Trunk", "TransformerBlock", "KVCache", "timestep_embedding"]
+
+
+class KVCache:
+    """Keys and values of finished (clean) tokens, per layer, each (B, H, N, D/H).
+
+    Block-by-block decoding fills it once per finished block; the next block's denoiser calls then
+    process only that block's tokens, attending to the cache and to each other."""
+
+    def __init__(self, n_layers: int):
+        self.kv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layers
+        self.length = 0
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -37,9 +48,18 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(d_model, d_model)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
+                cache: KVCache | None = None, layer: int = 0, extend: bool = False) -> torch.Tensor:
+        """x: (B, N, D). With a cache, keys/values of the cached tokens come first (attn_mask,
+        if any, is then (N, cached + N)); extend=True stores this call's keys/values too."""
         B, N, D = x.shape
         q, k, v = self.qkv(x).view(B, N, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if cache.kv[layer] is not None:
+                k = torch.cat([cache.kv[layer][0], k], dim=2)
+                v = torch.cat([cache.kv[layer][1], v], dim=2)
+            if extend:
+                cache.kv[layer] = (k, v)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         return self.proj(y.transpose(1, 2).reshape(B, N, D))
@@ -62,12 +82,12 @@ class TransformerBlock(nn.Module):
             nn.init.zeros_(self.modulation.weight)
             nn.init.zeros_(self.modulation.bias)
 
-    def forward(self, x, attn_mask=None, cond=None):
-        """cond: None or (groups (B, G, C), group_of_token (N,)): tokens share the conditioning
+    def forward(self, x, attn_mask=None, cond=None, cache=None, layer=0, extend=False):
+        """cache/layer/extend: see `SelfAttention.forward`. cond: None or (groups (B, G, C), group_of_token (N,)): tokens share the conditioning
         of their group (one per block, plus one for clean context), so the modulation is computed
         G times per sequence instead of N times."""
         if self.modulation is None or cond is None:
-            x = x + self.drop(self.attn(self.norm1(x), attn_mask))
+            x = x + self.drop(self.attn(self.norm1(x), attn_mask, cache, layer, extend))
             return x + self.drop(self.mlp(self.norm2(x)))
         groups, group_of_token = cond
         mod = self.modulation(F.silu(groups))
@@ -75,7 +95,7 @@ class TransformerBlock(nn.Module):
             mod = mod[:, group_of_token]
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
-        x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask))
+        x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask, cache, layer, extend))
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + (1 + gate2) * self.drop(self.mlp(h))
 
@@ -119,16 +139,21 @@ class Trunk(nn.Module):
         attn_mask: torch.Tensor | None = None,
         cond: tuple[torch.Tensor, torch.Tensor] | None = None,
         extra: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        extend_cache: bool = False,
     ) -> torch.Tensor:
         """tokens: (B, N); positions: (N,); attn_mask: (N, N) bool, True = may attend;
         cond: (groups (B, G, C), group_of_token (N,) or None) conditioning shared by groups of
         tokens (None: a single group (B, 1, C) shared by every token);
-        extra: (B, N, D) added to the embeddings."""
+        extra: (B, N, D) added to the embeddings;
+        cache: keys/values of earlier clean tokens to attend to (extend_cache: add these tokens)."""
         h = self.tok_emb(tokens) + self.pos_emb(positions)
         for emb, ids in zip(self.group_embs, self.group_ids if self.group_embs else ()):
             h = h + emb(ids[positions])
         if extra is not None:
             h = h + extra
-        for block in self.blocks:
-            h = block(h, attn_mask, cond)
+        for i, block in enumerate(self.blocks):
+            h = block(h, attn_mask, cond, cache, i, extend_cache)
+        if cache is not None and extend_cache:
+            cache.length += tokens.shape[1]
         return self.norm(h)
