@@ -9,6 +9,8 @@
                           [--best-of K] [--pretty]
     maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--out DIR]
     maskdiff sudoku demo [--per-bucket N] [--nfe N]
+    maskdiff train --config FILE [--out DIR] [--set KEY=VALUE ...]   (text; see cli_text)
+    maskdiff text {prepare,eval,bench} ...
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+
+from .cli_text import add_text_commands, run_text_command
 
 __all__ = ["main"]
 
@@ -145,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synthetic(sub)
     _add_sample(sub)
     _add_sudoku(sub)
+    add_text_commands(sub)
     return parser
 
 
@@ -347,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sudoku":
             return {"train": _sudoku_train, "solve": _sudoku_solve,
                     "bench": _sudoku_bench, "demo": _sudoku_demo}[args.action](args)
+        if args.command in ("train", "text"):
+            return run_text_command(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"maskdiff: error: {err}", file=sys.stderr)
         return 2

@@ -111,12 +111,24 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
     if t is None:
         t = sample_times(B * nb, generator=generator, antithetic=antithetic, t_min=t_min,
                          t_max=t_max, device=x0.device).view(B, nb)
+        if (cfg.block_size == 1 and not (cfg.is_vmd or cfg.time_conditioning)
+                and _scores_everything_exactly(schedule)):
+            # Autoregressive: a one-token block's term w(t) * 1[masked] * -log p(x^i | x^<i) has
+            # the same expectation at every t, so t = 1 (every token scored, weight 1) is the ELBO,
+            # the plain AR loss, with no Monte Carlo noise. (t is still drawn: same random stream.)
+            t = torch.ones_like(t)
     elif t.dim() == 1:
         t = t[:, None].expand(B, nb)
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
     xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
                              maskable=maskable, generator=generator, u=mask_u)
     return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
+
+
+def _scores_everything_exactly(schedule: Schedule) -> bool:
+    """Whether t = 1 masks every token with ELBO weight exactly 1 (w(1) (1 - alpha(1)) = 1)."""
+    one = torch.ones(())
+    return abs(float(schedule.weight(one) * schedule.mask_prob(one)) - 1.0) < 1e-6
 
 
 def diffusion_loss(

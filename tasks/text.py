@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -55,11 +54,12 @@ def prepare_text(corpus: str, tokenizer: str, cache: bool = True) -> TextData:
     tokenize every split. Streams are cached under the data home, keyed by corpus content and
     tokenizer, so later runs skip the tokenizer pass."""
     data = load_corpus(corpus)
-    tok = load_tokenizer(tokenizer, train_texts=data["train"]["text"])
+    texts = {split: list(data[split]["text"]) for split in SPLITS}
+    tok = load_tokenizer(tokenizer, train_texts=texts["train"])
     sep = separator_id(tok)
     digest = hashlib.sha256()
     for split in SPLITS:
-        digest.update(json.dumps(data[split]["text"]).encode())
+        digest.update(json.dumps(texts[split]).encode())
     digest.update(json.dumps(tok.get_vocab(), sort_keys=True).encode())
     digest.update(tok.backend_tokenizer.to_str().encode() if hasattr(tok, "backend_tokenizer")
                   else b"")
@@ -70,10 +70,10 @@ def prepare_text(corpus: str, tokenizer: str, cache: bool = True) -> TextData:
         if cache and path.is_file():
             streams[split] = np.load(path)
             continue
-        streams[split] = _tokenize_stream(tok, data[split]["text"], sep)
+        streams[split] = _tokenize_stream(tok, texts[split], sep)
         if cache:
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f"{split}.tmp.npy"
+            tmp = folder / f"{split}.{os.getpid()}.tmp.npy"  # processes may race here
             np.save(tmp, streams[split])
             tmp.replace(path)
     return TextData(corpus, tokenizer, tok, streams)
@@ -103,13 +103,3 @@ class RandomWindows:
         starts = torch.randint(0, len(self.stream) - self.seq_len + 1, (batch_size,),
                                generator=generator)
         return Batch(self.stream[starts[:, None] + torch.arange(self.seq_len)])
-
-
-def load_text_data_for_model(model_dir: Path) -> dict:
-    """The data record a text model was trained with (stored in its config.json)."""
-    from maskdiff.models.io import read_config
-
-    _, extra = read_config(model_dir)
-    if "text" not in extra:
-        raise ValueError(f"{model_dir} is not a text model (no 'text' record in its config)")
-    return extra["text"]

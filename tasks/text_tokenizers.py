@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Iterable
@@ -114,12 +116,15 @@ def gpt2_tokenizer(home: Path | None = None):
                           None)
             if member is None:
                 raise RuntimeError(f"{sdist.name} holds no gpt2.tiktoken")
-            raw = folder.parent / "gpt2.tiktoken"
+            raw = folder.parent / f"gpt2.{os.getpid()}.tiktoken"
             raw.parent.mkdir(parents=True, exist_ok=True)
             raw.write_bytes(tf.extractfile(member).read())
-        tmp = folder.with_name("gpt2.tmp")
+        tmp = folder.with_name(f"gpt2.{os.getpid()}.tmp")  # private: first uses may race
         _tiktoken_to_files(raw, tmp)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process got there first
+            shutil.rmtree(tmp)
     # Built with from_pretrained on a folder: the vocab_file= constructor can silently come out empty.
     tok = GPT2TokenizerFast.from_pretrained(str(folder), model_max_length=10**9,
                                             bos_token=EOS, eos_token=EOS, unk_token=EOS)
