@@ -160,6 +160,17 @@ def _resolve_precision(requested: str) -> str:
     return "no"
 
 
+def _allow_new_precision(precision: str) -> None:
+    """accelerate keeps one process-wide state; a later run in the same single process may ask
+    for another precision, so that state is reset (never under a distributed launch)."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    if not AcceleratorState._shared_state or PartialState().num_processes > 1:
+        return
+    if AcceleratorState().mixed_precision != precision:
+        AcceleratorState._reset_state()
+
+
 def _save_checkpoint(out_dir: Path, model, state: dict, config: TrainConfig) -> None:
     final, tmp = out_dir / CHECKPOINT_DIR, out_dir / (CHECKPOINT_DIR + ".tmp")
     if tmp.exists():
@@ -237,12 +248,17 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     config = config or TrainConfig()
     out_path = Path(out_dir) if out_dir is not None else None
     schedule = get_schedule(config.schedule)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(),
-                              mixed_precision=_resolve_precision(config.mixed_precision),
+    precision = _resolve_precision(config.mixed_precision)
+    _allow_new_precision(precision)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision,
                               log_with=config.log_with,
                               project_dir=str(out_path) if out_path is not None else None,
                               kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
     n_proc, rank = accelerator.num_processes, accelerator.process_index
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != n_proc:  # e.g. a state made earlier without cpu=True on a CPU-only machine
+        raise RuntimeError(f"launched as {launched} processes, but accelerate sees {n_proc}; "
+                           "every process would train alone")
     per_process = config.batch_size // n_proc
     if config.batch_size % (n_proc * config.grad_accum_steps):
         raise ValueError(f"TrainConfig.batch_size={config.batch_size} must be divisible by "

@@ -149,7 +149,7 @@ def run_text_training(config: TextRunConfig, out_dir: str | Path | None = None,
     out = Path(out_dir or config.out_dir or "")
     if not str(out) or str(out) == ".":
         raise ValueError("no output folder: give out_dir in the config or --out")
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # the same state train() makes
     data = prepare_text(config.corpus, config.tokenizer)
     model_cfg = config.model_config(data.vocab_size)
     L = model_cfg.seq_len

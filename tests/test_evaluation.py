@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from maskdiff import diffusion_loss, exact_elbo, get_schedule
-from maskdiff.evaluation import any_order_log_likelihood, distribution_metrics
+from maskdiff.evaluation import any_order_log_likelihood, distribution_metrics, perplexity_bound
 from maskdiff.process import block_causal_mask
 
 from .conftest import tiny_model
@@ -67,10 +67,16 @@ def test_block_size_one_loss_is_autoregressive_cross_entropy():
                                  .index_fill(-1, torch.tensor([model.mask_id]), -math.inf), -1)
         ar -= logp.detach().gather(-1, x[:, i : i + 1]).squeeze(-1)
     assert torch.allclose(exact_elbo(model, x), ar, atol=1e-9)
-    # and the training objective's Monte Carlo estimate converges to the same number
+    # With the linear schedule the training loss scores every token at t = 1: one draw is exact.
+    with torch.no_grad():
+        for seed in (0, 1):
+            g = torch.Generator().manual_seed(seed)
+            once = diffusion_loss(model, x, get_schedule("linear"), generator=g).bound
+            assert float(once) * 4 == pytest.approx(float(ar.mean()), abs=1e-5)
+    # Other schedules keep the Monte Carlo estimate, which converges to the same number.
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        est = sum(float(diffusion_loss(model, x[:1].repeat(1024, 1), get_schedule("linear"),
+        est = sum(float(diffusion_loss(model, x[:1].repeat(1024, 1), get_schedule("cosine"),
                                        generator=g).bound) for _ in range(30)) / 30
     assert est * 4 == pytest.approx(float(ar[0].detach()), rel=0.03)
 
@@ -143,3 +149,28 @@ def test_latent_bounds_refuse_models_without_latent():
     for bound in (importance_weighted_bound, marginal_bound):
         with pytest.raises(ValueError, match="VMD models"):
             bound(tiny_model(), x, get_schedule("linear"))
+
+
+def test_perplexity_bound_is_seeded_and_matches_its_parts():
+    model = tiny_model(seed=2, scale=2.0, vocab_size=5, seq_len=8, block_size=4)
+    x = torch.randint(0, 5, (10, 8), generator=torch.Generator().manual_seed(0))
+    a = perplexity_bound(model, x, get_schedule("linear"), passes=3, batch_size=4, seed=7)
+    b = perplexity_bound(model, x, get_schedule("linear"), passes=3, batch_size=4, seed=7)
+    assert a == b and a.passes == 3 and a.num_tokens == 80
+    assert a.perplexity == pytest.approx(math.exp(a.nats_per_token))
+    lo, hi = a.interval()
+    assert lo < a.perplexity < hi and a.standard_error > 0
+    # AR: every pass is the exact negative log-likelihood, so the passes agree to rounding
+    ar = tiny_model(seed=2, scale=2.0, vocab_size=5, seq_len=8, block_size=1)
+    r = perplexity_bound(ar, x, get_schedule("linear"), passes=2, batch_size=4)
+    assert r.nats_per_token == pytest.approx(float(exact_elbo(ar, x).sum()) / 80, abs=1e-5)
+    assert r.standard_error < 1e-6
+
+
+def test_perplexity_bound_uses_the_valid_bound_for_vmd():
+    model = tiny_model(seed=3, vocab_size=5, seq_len=8, block_size=4, latent_dim=2)
+    x = torch.randint(0, 5, (6, 8), generator=torch.Generator().manual_seed(1))
+    r = perplexity_bound(model, x, get_schedule("linear"), passes=2, num_latents=4)
+    assert "marginal" in r.kind
+    with pytest.raises(ValueError, match="shape"):
+        perplexity_bound(model, x[:, :4], get_schedule("linear"))

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -82,3 +84,63 @@ def test_periodic_evaluation_runs_in_eval_mode():
                    evaluate=evaluate)
     assert seen == [False, False]
     assert [h["step"] for h in result.history if "eval" in h] == [2, 4]
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_gradient_accumulation_matches_the_full_batch():
+    data = get_dataset("d2")
+    full = train(_model(), data, TrainConfig(steps=6, batch_size=16, progress=False, log_every=1))
+    accum = train(_model(), data, TrainConfig(steps=6, batch_size=16, grad_accum_steps=4,
+                                              progress=False, log_every=1))
+    torch.testing.assert_close(_params(accum.model), _params(full.model), atol=1e-5, rtol=1e-4)
+    assert [h["loss"] for h in accum.history] == pytest.approx([h["loss"] for h in full.history],
+                                                               abs=1e-5)
+
+
+def test_ema_weights_are_returned_and_resumed(tmp_path):
+    data = get_dataset("d2")
+    cfg = TrainConfig(steps=10, batch_size=8, ema_decay=0.9, checkpoint_every=4, progress=False)
+    plain = train(_model(), data, TrainConfig(steps=10, batch_size=8, progress=False))
+    straight = train(_model(), data, cfg, out_dir=tmp_path / "a")
+    # The EMA lags the raw weights (same raw trajectory as without EMA)
+    raw = load_model(tmp_path / "a" / "checkpoint")
+    torch.testing.assert_close(_params(raw), _params(plain.model))
+    assert not torch.allclose(_params(straight.model), _params(raw))
+    with pytest.raises(Killed):
+        train(_model(), DiesAfter(data, 6), cfg, out_dir=tmp_path / "b")
+    resumed = train(_model(), data, cfg, out_dir=tmp_path / "b")
+    assert torch.equal(_params(resumed.model), _params(straight.model))
+
+
+def test_metrics_log_has_each_step_once_after_a_resume(tmp_path):
+    import json
+
+    data = get_dataset("d2")
+    cfg = TrainConfig(steps=10, batch_size=8, checkpoint_every=4, log_every=1, progress=False)
+    with pytest.raises(Killed):
+        train(_model(), DiesAfter(data, 7), cfg, out_dir=tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 8))  # steps 5-7 logged, then killed
+    train(_model(), data, cfg, out_dir=tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 11))
+    assert {"loss", "bound", "kl", "lr", "last"} <= set(rows[0])
+
+
+def test_bf16_mixed_precision_trains_on_cpu():
+    data = get_dataset("d1")
+    result = train(_model(latent_dim=0), data, TrainConfig(steps=3, batch_size=8, progress=False,
+                                                           mixed_precision="bf16", log_every=1))
+    assert all(math.isfinite(h["loss"]) for h in result.history)
+
+
+def test_batch_must_split_over_accumulation_steps():
+    with pytest.raises(ValueError, match="grad_accum_steps"):
+        TrainConfig(batch_size=10, grad_accum_steps=4)
+    with pytest.raises(ValueError, match="mixed_precision"):
+        TrainConfig(mixed_precision="fp8")
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
