@@ -165,3 +165,15 @@ def test_corrupted_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
     weights.write_bytes(weights.read_bytes()[:50])
     assert main(["text", "eval", "--model", str(run / "model")]) == 2
     assert "truncated or corrupted" in capsys.readouterr().err
+
+
+def test_example_config_is_the_benchmark_row():
+    from pathlib import Path
+
+    from maskdiff.tasks.text_benchmark import row_config
+
+    path = Path(__file__).parent.parent / "tasks" / "configs" / "shakespeare_block_vmd_b4.yaml"
+    config, row = load_run_config(path), row_config("block-vmd-b4")
+    assert config.model == row["model"] and config.corpus == row["corpus"]
+    assert all(getattr(config.train, k) == v for k, v in row["train"].items()
+               if k != "mixed_precision")  # "auto" resolves to "no" on the CPU
