@@ -213,8 +213,16 @@ def _sample(args) -> int:
                            temperature=args.temperature, z_policy=args.z_policy)
     out = generate(model, batch_size=args.num, config=config,
                    generator=torch.Generator().manual_seed(args.seed))
-    for row in out.tokens.tolist():
-        print(" ".join(map(str, row)))
+    tokenizer_dir = args.model / "tokenizer"  # text models carry their tokenizer
+    if tokenizer_dir.is_dir():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        for row in out.tokens.tolist():
+            print(tok.decode(row).replace("\n", " | "))
+    else:
+        for row in out.tokens.tolist():
+            print(" ".join(map(str, row)))
     print(f"NFE: {out.nfe}", file=sys.stderr)
     return 0
 

@@ -63,6 +63,12 @@ def test_train_command_writes_model_results_and_samples(tmp_path, corpus, capsys
     assert main(["text", "eval", "--model", str(tmp_path / "run" / "model"),
                  "--seq-len", "64"]) == 2
     assert "above the model's maximum 16" in capsys.readouterr().err
+    # `sample` decodes text models with their tokenizer
+    assert main(["sample", "--model", str(tmp_path / "run" / "model"), "--num", "2",
+                 "--nfe", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(len(s) == 16 and set(s) <= set(" abcdefghijklmnopqrstuvwxyz")
+                                   for s in lines)
 
 
 def test_two_processes_match_one_process(tmp_path, corpus):
