@@ -1,7 +1,7 @@
 """maskdiff: masked (absorbing-state) diffusion, Variational Masked Diffusion and Block-VMD."""
 
 from .evaluation import (distribution_metrics, exact_elbo, importance_weighted_bound,
-                         monte_carlo_bound)
+                         marginal_bound, monte_carlo_bound, perplexity_bound)
 from .models import MaskedDiffusionModel, ModelConfig, load_model, save_model
 from .objectives import LossOutput, diffusion_loss, kl_weight
 from .sampling import SampleResult, SamplerConfig, generate
@@ -15,5 +15,6 @@ __all__ = [
     "get_schedule", "diffusion_loss", "LossOutput", "kl_weight",
     "SamplerConfig", "SampleResult", "generate",
     "Batch", "TrainConfig", "TrainResult", "train",
-    "exact_elbo", "monte_carlo_bound", "importance_weighted_bound", "distribution_metrics",
+    "exact_elbo", "monte_carlo_bound", "importance_weighted_bound", "marginal_bound",
+    "perplexity_bound", "distribution_metrics",
 ]
