@@ -165,6 +165,9 @@ def run_text_benchmark(out: Path, runs: Path, quick: bool = False, workers: int 
     print(f"Training {len(names)} text models ({'quick' if quick else 'full'} budget, "
           f"{workers} workers); run folders under {runs}", flush=True)
     t0 = time.perf_counter()
+    # Rows that only need re-evaluating load models in these threads; transformers' lazy
+    # imports are not thread-safe, so resolve the one they use first.
+    from transformers import AutoTokenizer  # noqa: F401
     with ThreadPoolExecutor(workers) as pool:
         rows = list(pool.map(lambda n: _run_row(n, runs, quick), names))
     table = markdown_table(rows)
