@@ -70,9 +70,10 @@ class TrainingNoise:
     mask_u: torch.Tensor
     latent_eps: torch.Tensor | None
 
-    def rows(self, index) -> "TrainingNoise":
-        eps = None if self.latent_eps is None else self.latent_eps[index]
-        return TrainingNoise(self.t[index], self.mask_u[index], eps)
+    def rows(self, index, device=None) -> "TrainingNoise":
+        """The noise of rows `index`, moved to `device`."""
+        eps = None if self.latent_eps is None else self.latent_eps[index].to(device)
+        return TrainingNoise(self.t[index].to(device), self.mask_u[index].to(device), eps)
 
 
 def draw_training_noise(model: MaskedDiffusionModel, batch_size: int, *,

@@ -19,6 +19,7 @@ import copy
 import json
 import math
 import os
+import platform
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +35,7 @@ from .objectives import TrainingNoise, diffusion_loss, draw_training_noise, kl_w
 from .schedules import Schedule, get_schedule
 
 __all__ = ["Batch", "BatchSource", "TrainConfig", "TrainResult", "DiffusionObjective", "train",
-           "METRICS_NAME", "MIXED_PRECISION"]
+           "hardware_description", "METRICS_NAME", "MIXED_PRECISION"]
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
@@ -120,6 +121,22 @@ class TrainResult:
     steps: int = 0
     samples_seen: int = 0
     num_processes: int = 1
+
+
+def hardware_description() -> str:
+    """A one-line description of the machine a run trained on, for training records."""
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return f"CPU {cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' * (threads > 1)}"
 
 
 def _lr_lambda(config: TrainConfig):
@@ -229,8 +246,7 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
     # Warm-up of the decay so early EMA weights are not dominated by the random initialisation.
     d = min(decay, (1 + step) / (10 + step))
     with torch.no_grad():
-        ema_p = [p for p in ema.parameters()]
-        torch._foreach_lerp_(ema_p, [p.detach() for p in model.parameters()], 1 - d)
+        torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - d)
 
 
 def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | None = None,
@@ -318,16 +334,16 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
                                     antithetic=config.antithetic, t_min=config.t_min,
                                     t_max=config.t_max)
         beta = kl_weight(step, config.kl_warmup_steps)
-        totals = torch.zeros(4)
+        totals = torch.zeros(4, device=device)  # loss, nll, kl, bound: read once per step
         for m in range(config.grad_accum_steps):
             rows = slice(rank * per_process + m * micro, rank * per_process + (m + 1) * micro)
             x0 = batch.x0[rows].to(device)
             maskable = None if batch.maskable is None else batch.maskable[rows].to(device)
             sync = m == config.grad_accum_steps - 1
             with contextlib.nullcontext() if sync else accelerator.no_sync(objective):
-                loss, nll, kl, bound = objective(x0, maskable, _to(noise.rows(rows), device), beta)
-                accelerator.backward(loss / config.grad_accum_steps)
-            totals += torch.stack([t.detach().float().cpu() for t in (loss, nll, kl, bound)])
+                out = objective(x0, maskable, noise.rows(rows, device), beta)
+                accelerator.backward(out[0] / config.grad_accum_steps)
+            totals += torch.stack(out).detach().float()
         if config.grad_clip > 0:
             accelerator.clip_grad_norm_(objective.parameters(), config.grad_clip)
         optimizer.step()
@@ -336,7 +352,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
         if ema is not None:
             _update_ema(ema, raw_model, config.ema_decay, step)
         # Every process logs the global mean (a cheap all-reduce of four numbers).
-        totals = accelerator.reduce(totals.to(device), "mean").cpu() / config.grad_accum_steps
+        totals = accelerator.reduce(totals, "mean") / config.grad_accum_steps
         stats = dict(zip(("loss", "nll", "kl", "bound"), totals.tolist()))
         running = stats if running is None else {k: 0.95 * running[k] + 0.05 * v
                                                  for k, v in stats.items()}
@@ -381,7 +397,3 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     return TrainResult(final, history, elapsed, config.steps, config.steps * config.batch_size,
                        n_proc)
 
-
-def _to(noise: TrainingNoise, device) -> TrainingNoise:
-    eps = None if noise.latent_eps is None else noise.latent_eps.to(device)
-    return TrainingNoise(noise.t.to(device), noise.mask_u.to(device), eps)

@@ -12,22 +12,19 @@ unique-solution puzzles (seed 1; the test sets use seed 0), solved every `eval_e
 
 from __future__ import annotations
 
-import os
-import platform
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from maskdiff.models import MaskedDiffusionModel, save_model
-from maskdiff.training import TrainConfig, train
+from maskdiff.training import TrainConfig, hardware_description, train
 
 from .sudoku import GridSource, board_to_tokens, solve_puzzles, sudoku_model_config
 from .sudoku_board import parse_board
 from .sudoku_data import load_test_set, make_indexed_puzzle, write_test_set
 
-__all__ = ["RECIPES", "SudokuRecipe", "train_sudoku", "validation_puzzles", "validation_metrics",
-           "hardware_description"]
+__all__ = ["RECIPES", "SudokuRecipe", "train_sudoku", "validation_puzzles", "validation_metrics"]
 
 VALIDATION_SEED = 1
 T_MIN, T_MAX = 0.3, 0.85
@@ -55,22 +52,6 @@ RECIPES = {
     # for free: without that floor the latent collapsed onto the prior (KL ~ 0) within 250 steps.
     "vmd": SudokuRecipe(latent_dim=32, train=_train_config(kl_warmup_steps=1000, free_bits=0.2)),
 }
-
-
-def hardware_description() -> str:
-    """A one-line description of the machine, for the training record."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    if torch.cuda.is_available():
-        return f"GPU {torch.cuda.get_device_name(0)}"
-    threads = torch.get_num_threads()
-    return f"CPU {cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' * (threads > 1)}"
 
 
 def validation_puzzles(count: int, cache: Path | None = None) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:

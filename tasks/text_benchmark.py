@@ -74,8 +74,6 @@ def _run_row(name: str, runs: Path, quick: bool) -> dict:
     if results.is_file():
         record = json.loads(results.read_text())
         if record.get("bench_config") == config:
-            if config["model"].get("latent_dim") and "vmd_objective_ppl" not in record:
-                _add_vmd_objective(folder, record, config)  # rows trained before it existed
             return record
         if _same_training(record.get("bench_config"), config):
             return _reevaluate(folder, record, config)  # only the evaluation changed
@@ -113,26 +111,12 @@ def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
 
     model, _, text = load_text_model(folder / "model")
     data = prepare_text(text["corpus"], text["tokenizer"])
-    for key in ("vmd_objective_nats", "vmd_objective_ppl"):
-        record.pop(key, None)
     record.update(evaluate_text_model(model, data, EvalSettings(**config["eval"])))
     record["bench_config"] = config
     (folder / "run_config.json").write_text(json.dumps(config, indent=1))
     (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"  {record['name']}: re-evaluated, perplexity <= {record['ppl_bound']:.3f}", flush=True)
     return record
-
-
-def _add_vmd_objective(folder: Path, record: dict, config: dict) -> None:
-    from .text import pack, prepare_text
-    from .text_train import EvalSettings, load_text_model, vmd_objective
-
-    model, _, text = load_text_model(folder / "model")
-    data = prepare_text(text["corpus"], text["tokenizer"])
-    settings = EvalSettings(**config["eval"])
-    sequences = pack(data.streams["test"], model.config.seq_len, settings.max_sequences)
-    record.update(vmd_objective(model, sequences, settings))
-    (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 def markdown_table(rows: list[dict]) -> str:

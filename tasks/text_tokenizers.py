@@ -48,60 +48,25 @@ def char_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=10**9)
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from bytes to printable characters (used in vocab.json)."""
-    keep = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-            + list(range(ord("®"), ord("ÿ") + 1)))
-    table, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
-
-def _merge_parts(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[bytes]:
-    """Run BPE on `token` using only merges ranked below max_rank: what is left are the two
-    parts whose merge creates the token."""
-    parts = [bytes([b]) for b in token]
-    while True:
-        best = None
-        for i in range(len(parts) - 1):
-            rank = ranks.get(parts[i] + parts[i + 1])
-            if rank is not None and rank < max_rank and (best is None or rank < best[1]):
-                best = (i, rank)
-        if best is None:
-            return parts
-        i = best[0]
-        parts = parts[:i] + [parts[i] + parts[i + 1]] + parts[i + 2:]
+def _tiktoken_ranks(path: str) -> dict[bytes, int]:
+    """Read a tiktoken rank file (base64 token, rank per line) without the tiktoken package."""
+    return {base64.b64decode(token): int(rank)
+            for token, rank in (line.split() for line in Path(path).read_text().splitlines()
+                                if line.strip())}
 
 
 def _tiktoken_to_files(tiktoken_file: Path, folder: Path) -> None:
-    """Write vocab.json + merges.txt (the GPT-2 format) from a tiktoken rank file."""
-    ranks = {}
-    for line in tiktoken_file.read_text().splitlines():
-        if line.strip():
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    enc = _bytes_to_unicode()
+    """Write vocab.json + merges.txt (the GPT-2 format) from a tiktoken rank file, with
+    transformers' tiktoken converter (fed by our reader)."""
+    from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    def show(b: bytes) -> str:
-        return "".join(enc[x] for x in b)
-
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
-        if len(token) > 1:
-            parts = _merge_parts(ranks, token, rank)
-            if len(parts) != 2:
-                raise ValueError(f"rank file {tiktoken_file} is not a BPE merge list")
-            merges.append(f"{show(parts[0])} {show(parts[1])}")
-    vocab = {show(t): r for t, r in ranks.items()}
+    converter = TikTokenConverter()
+    converter.load_tiktoken_bpe = _tiktoken_ranks
+    vocab, merges = converter.extract_vocab_merges_from_model(str(tiktoken_file))
     vocab[EOS] = len(vocab)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
 
 
 def gpt2_tokenizer(home: Path | None = None):
@@ -111,16 +76,15 @@ def gpt2_tokenizer(home: Path | None = None):
     folder = (home or data_home()) / "tokenizers" / "gpt2"
     if not (folder / "merges.txt").is_file():
         sdist = fetch_package(WHISPER_SDIST, (home or data_home()) / "downloads", source=True)
+        tmp = folder.with_name(f"gpt2.{os.getpid()}.tmp")  # private: first uses may race
+        tmp.mkdir(parents=True, exist_ok=True)
         with tarfile.open(sdist) as tf:
             member = next((m for m in tf.getmembers() if m.name.endswith("assets/gpt2.tiktoken")),
                           None)
             if member is None:
                 raise RuntimeError(f"{sdist.name} holds no gpt2.tiktoken")
-            raw = folder.parent / f"gpt2.{os.getpid()}.tiktoken"
-            raw.parent.mkdir(parents=True, exist_ok=True)
-            raw.write_bytes(tf.extractfile(member).read())
-        tmp = folder.with_name(f"gpt2.{os.getpid()}.tmp")  # private: first uses may race
-        _tiktoken_to_files(raw, tmp)
+            (tmp / "gpt2.tiktoken").write_bytes(tf.extractfile(member).read())
+        _tiktoken_to_files(tmp / "gpt2.tiktoken", tmp)
         try:
             tmp.rename(folder)
         except OSError:  # another process got there first

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,7 +28,7 @@ from maskdiff.models import MaskedDiffusionModel, ModelConfig, load_model, save_
 from maskdiff.models.io import read_config
 from maskdiff.sampling import SamplerConfig, generate
 from maskdiff.schedules import get_schedule
-from maskdiff.training import TrainConfig, train
+from maskdiff.training import TrainConfig, hardware_description, train
 
 from .text import RandomWindows, pack, prepare_text
 
@@ -164,9 +163,6 @@ def run_text_training(config: TextRunConfig, out_dir: str | Path | None = None,
                              num_latents=min(4, config.eval.num_latents), seed=config.eval.seed)
         return {"val_nats": b.nats_per_token}
 
-    if state.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        data.tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
     result = train(model, train_source, config.train, out_dir=out, resume=resume,
                    description=f"{_method_name(model_cfg)} {config.corpus}",
                    evaluate=evaluate)
@@ -175,7 +171,7 @@ def run_text_training(config: TextRunConfig, out_dir: str | Path | None = None,
               "vocab_size": data.vocab_size, "num_parameters": result.model.num_parameters(),
               "steps": result.steps, "samples_seen": result.samples_seen,
               "tokens_seen": result.samples_seen * L, "train_seconds": round(result.seconds, 1),
-              "num_processes": result.num_processes, "hardware": _hardware(),
+              "num_processes": result.num_processes, "hardware": hardware_description(),
               "train_config": asdict(config.train),
               "train_tokens": int(len(data.streams["train"]))}
     if not state.is_main_process:
@@ -190,12 +186,6 @@ def run_text_training(config: TextRunConfig, out_dir: str | Path | None = None,
     return record
 
 
-def _hardware() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 def evaluate_text_model(model: MaskedDiffusionModel, data, settings: EvalSettings,
                         split: str = "test", seq_len: int | None = None,
                         progress: bool = False) -> dict:
@@ -203,10 +193,9 @@ def evaluate_text_model(model: MaskedDiffusionModel, data, settings: EvalSetting
     cfg = model.config
     L = seq_len or cfg.seq_len
     if L != cfg.seq_len:
-        if L > cfg.seq_len:
-            raise ValueError(f"sequence length {L} is above the model's maximum {cfg.seq_len}")
-        raise ValueError(f"sequence length {L} differs from the model's {cfg.seq_len}; "
-                         "models are evaluated at their training length")
+        relation = "above the model's maximum" if L > cfg.seq_len else "not the model's length"
+        raise ValueError(f"sequence length {L} is {relation} {cfg.seq_len} (models are evaluated "
+                         "at their training length)")
     sequences = pack(data.streams[split], L, settings.max_sequences)
     schedule = get_schedule("linear")
     t0 = time.perf_counter()

@@ -133,20 +133,20 @@ def test_killed_text_run_resumes_on_the_same_curve(tmp_path, corpus):
     assert ra["ppl_bound"] == rb["ppl_bound"]
 
 
-def test_config_errors_are_named(tmp_path, corpus, capsys):
+@pytest.mark.parametrize("text,message", [
+    ("corpus: x\nmodle: {}\n", "unknown config keys \\['modle'\\]"),
+    ("train: {stepz: 3}\n", "unknown train settings \\['stepz'\\]"),
+    ("train: {steps: 0}\n", "TrainConfig.steps must be >= 1"),
+    ("corpus: [unclosed\n", "cannot parse"),
+])
+def test_bad_config_files_are_named(tmp_path, text, message):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("corpus: x\nmodle: {}\n")
-    with pytest.raises(ValueError, match="unknown config keys \\['modle'\\]"):
+    cfg.write_text(text)
+    with pytest.raises(ValueError, match=message):
         load_run_config(cfg)
-    cfg.write_text("train: {stepz: 3}\n")
-    with pytest.raises(ValueError, match="unknown train settings \\['stepz'\\]"):
-        load_run_config(cfg)
-    cfg.write_text("train: {steps: 0}\n")
-    with pytest.raises(ValueError, match="TrainConfig.steps must be >= 1"):
-        load_run_config(cfg)
-    cfg.write_text("corpus: [unclosed\n")
-    with pytest.raises(ValueError, match="cannot parse"):
-        load_run_config(cfg)
+
+
+def test_bad_runs_are_named(tmp_path, corpus, capsys):
     assert main(["train", "--config", str(tmp_path / "nope.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
     good = _config(tmp_path, corpus)

@@ -31,9 +31,6 @@ class Layout:
     noisy: torch.Tensor
     noisy_start: int
     noisy_end: int
-    # Blocks the latent prior covers (None: noisy_end / block_size); set by cached layouts,
-    # whose tokens start mid-sequence.
-    prior_blocks: int | None = None
 
 
 class MaskedDiffusionModel(nn.Module):
@@ -104,11 +101,10 @@ class MaskedDiffusionModel(nn.Module):
             raise ValueError(f"a cached layout holds one block of {b} tokens at a multiple of {b}")
         device = block_tokens.device
         pos = torch.arange(start, start + b, device=device)
-        return Layout(block_tokens, pos, None, torch.ones(b, dtype=torch.bool, device=device),
-                      0, b, prior_blocks=start // b + 1)
+        return Layout(block_tokens, pos, None, torch.ones(b, dtype=torch.bool, device=device), 0, b)
 
     def new_cache(self) -> KVCache:
-        return KVCache(self.config.n_layers)
+        return KVCache(self.config.n_layers, self.config.seq_len)
 
     @torch.no_grad()
     def extend_cache(self, clean: torch.Tensor, cache: KVCache) -> None:
@@ -122,9 +118,8 @@ class MaskedDiffusionModel(nn.Module):
         pos = torch.arange(start, start + n, device=device)
         attn = None
         if n > cfg.block_size:  # several blocks at once: block-causal among them
-            blk = pos // cfg.block_size
             attn = torch.cat([torch.ones(n, start, dtype=torch.bool, device=device),
-                              blk[None, :] <= blk[:, None]], dim=1)
+                              block_causal_mask(n, cfg.block_size, device)], dim=1)
         cond = None
         if cfg.has_conditioning:  # clean context carries the zero conditioning vector
             cond = (torch.zeros(clean.shape[0], 1, cfg.d_model, device=device), None)
@@ -194,7 +189,8 @@ class MaskedDiffusionModel(nn.Module):
         if not cfg.is_vmd:
             raise ValueError("this model has no latent (latent_dim=0)")
         if self.prior_net is None:
-            blocks = layout.prior_blocks or layout.noisy_end // cfg.block_size
+            # Blocks up to the last noisy position (a cached layout starts mid-sequence).
+            blocks = int(layout.positions[layout.noisy_end - 1]) // cfg.block_size + 1
             shape = (layout.tokens.shape[0], blocks, cfg.latent_dim)
             return DiagonalGaussian.standard(shape, device=layout.tokens.device)
         # The learned prior reads the same layout as the denoiser (xt and the clean context).

@@ -19,14 +19,30 @@ __all__ = ["Trunk", "TransformerBlock", "KVCache", "timestep_embedding"]
 
 
 class KVCache:
-    """Keys and values of finished (clean) tokens, per layer, each (B, H, N, D/H).
+    """Keys and values of finished (clean) tokens, per layer, in buffers (B, H, max_len, D/H).
 
     Block-by-block decoding fills it once per finished block; the next block's denoiser calls then
-    process only that block's tokens, attending to the cache and to each other."""
+    process only that block's tokens, attending to the cache and to each other. Each call writes
+    its own keys/values into the slots after `length` (no copy of the cache); only a call that
+    extends the cache moves `length` past them."""
 
-    def __init__(self, n_layers: int):
-        self.kv: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layers
-        self.length = 0
+    def __init__(self, n_layers: int, max_len: int):
+        self.keys: list[torch.Tensor | None] = [None] * n_layers
+        self.values: list[torch.Tensor | None] = [None] * n_layers
+        self.max_len, self.length = max_len, 0
+
+    def attend(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, H, N, D/H) after the cached tokens; return keys/values of both."""
+        if self.keys[layer] is None:
+            B, H, _, dh = k.shape
+            self.keys[layer] = k.new_empty(B, H, self.max_len, dh)
+            self.values[layer] = v.new_empty(B, H, self.max_len, dh)
+        end = self.length + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"KV cache holds {self.max_len} positions; {end} requested")
+        self.keys[layer][:, :, self.length:end] = k
+        self.values[layer][:, :, self.length:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -49,17 +65,13 @@ class SelfAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
-                cache: KVCache | None = None, layer: int = 0, extend: bool = False) -> torch.Tensor:
+                cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         """x: (B, N, D). With a cache, keys/values of the cached tokens come first (attn_mask,
-        if any, is then (N, cached + N)); extend=True stores this call's keys/values too."""
+        if any, is then (N, cached + N))."""
         B, N, D = x.shape
         q, k, v = self.qkv(x).view(B, N, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         if cache is not None:
-            if cache.kv[layer] is not None:
-                k = torch.cat([cache.kv[layer][0], k], dim=2)
-                v = torch.cat([cache.kv[layer][1], v], dim=2)
-            if extend:
-                cache.kv[layer] = (k, v)
+            k, v = cache.attend(layer, k, v)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
         return self.proj(y.transpose(1, 2).reshape(B, N, D))
@@ -82,12 +94,12 @@ class TransformerBlock(nn.Module):
             nn.init.zeros_(self.modulation.weight)
             nn.init.zeros_(self.modulation.bias)
 
-    def forward(self, x, attn_mask=None, cond=None, cache=None, layer=0, extend=False):
-        """cache/layer/extend: see `SelfAttention.forward`. cond: None or (groups (B, G, C), group_of_token (N,)): tokens share the conditioning
+    def forward(self, x, attn_mask=None, cond=None, cache=None, layer=0):
+        """cond: None or (groups (B, G, C), group_of_token (N,)): tokens share the conditioning
         of their group (one per block, plus one for clean context), so the modulation is computed
-        G times per sequence instead of N times."""
+        G times per sequence instead of N times. cache, layer: see `SelfAttention.forward`."""
         if self.modulation is None or cond is None:
-            x = x + self.drop(self.attn(self.norm1(x), attn_mask, cache, layer, extend))
+            x = x + self.drop(self.attn(self.norm1(x), attn_mask, cache, layer))
             return x + self.drop(self.mlp(self.norm2(x)))
         groups, group_of_token = cond
         mod = self.modulation(F.silu(groups))
@@ -95,7 +107,7 @@ class TransformerBlock(nn.Module):
             mod = mod[:, group_of_token]
         shift1, scale1, gate1, shift2, scale2, gate2 = mod.chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
-        x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask, cache, layer, extend))
+        x = x + (1 + gate1) * self.drop(self.attn(h, attn_mask, cache, layer))
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + (1 + gate2) * self.drop(self.mlp(h))
 
@@ -153,7 +165,7 @@ class Trunk(nn.Module):
         if extra is not None:
             h = h + extra
         for i, block in enumerate(self.blocks):
-            h = block(h, attn_mask, cond, cache, i, extend_cache)
+            h = block(h, attn_mask, cond, cache, i)
         if cache is not None and extend_cache:
             cache.length += tokens.shape[1]
         return self.norm(h)
