@@ -14,13 +14,10 @@ def masked_log_softmax_reference(logits: torch.Tensor, mask_id: int,
     logits: (R, V) in any float dtype. xt: optional (R,) current tokens; a row whose token is not
     [MASK] is carried over (log-prob 0 at its token, -inf elsewhere), as SUBS prescribes.
     """
-    x = logits.float().clone()
-    x[..., mask_id] = float("-inf")
-    logp = torch.log_softmax(x, dim=-1)
+    x = logits.float()
+    col = torch.arange(x.shape[-1], device=x.device)
+    logp = torch.log_softmax(x.masked_fill(col == mask_id, float("-inf")), dim=-1)
     if xt is not None:
-        clean = xt != mask_id
-        if clean.any():
-            carry = torch.full_like(logp[clean], float("-inf"))
-            carry.scatter_(-1, xt[clean].unsqueeze(-1), 0.0)
-            logp[clean] = carry
+        carried = torch.where(col == xt[..., None], 0.0, float("-inf"))
+        logp = torch.where((xt != mask_id)[..., None], carried, logp)  # differentiable
     return logp

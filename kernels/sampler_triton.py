@@ -1,0 +1,177 @@
+"""Fused Gumbel-max sampler (Triton): one read of the logits gives the token and its confidences.
+
+Per row, one online pass over the vocabulary in base-2 units (exp2/log2) keeps:
+- the running max m and rescaled sum s (the normaliser),
+- the entropy accumulator T = sum 2^(y-m) (y-m), rescaled when m moves (H = ln2 (log2 s - T/s)),
+- the two largest logits and the argmax,
+- the best Gumbel score y - log2(E), E ~ Exp(1), with its column and logit.
+Probabilities are never materialised.
+
+Random numbers: Philox-4x32 keyed by a 64-bit seed (drawn from the caller's generator once per
+call), counters (column // 4, row): one Philox call gives the noise of four columns. The noise of
+a (row, column) therefore does not depend on the tile shape, so the interpreter on the CPU and a
+GPU draw the same tokens for the same seed. The exponential E is computed from the 32-bit integer
+so that both ends of the uniform keep full precision: E near 0 (a tail token beating the head,
+which needs u within 1e-9 of 1) comes from v = 1 - u exactly, as -log1p(-v) by its series,
+written out because libdevice is not used. The smallest E is 2^-33, so a token can beat one
+22.9 nats above it; a naive float32 u cannot get closer to 1 than 2^-24 (16.6 nats).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .sampler import SampleOutput
+from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
+
+__all__ = ["gumbel_sample_triton", "seed_from_generator"]
+
+LOG2E = 1.4426950408889634
+LN2 = 0.6931471805599453
+
+
+@triton.jit
+def _log2_exponential(bits):
+    """log2 of an Exp(1) variate from 32 random bits (uint32): E = -ln(u), u = (k + 1/2) 2^-32."""
+    upper = (bits >> 31) == 1  # u >= 1/2: work with v = 1 - u, which is exact for small v
+    flipped = 2147483647 - (bits & 2147483647)  # = ~bits in the upper half, in integers
+    v = (flipped.to(tl.float32) + 0.5) * 2.3283064365386963e-10
+    u = (bits.to(tl.float32) + 0.5) * 2.3283064365386963e-10
+    # -log1p(-v) = v + v^2/2 + ... + v^6/6 (relative error < 2^-30 for v < 1/32)
+    series = v * (1.0 + v * (0.5 + v * (0.3333333333333333 + v * (
+        0.25 + v * (0.2 + v * 0.16666666666666666)))))
+    use_series = upper & (v < 0.03125)
+    w = tl.where(upper, 1.0 - v, u)
+    w = tl.where(use_series, 0.5, w)  # any positive value: that branch is replaced below
+    e = tl.where(use_series, series, -tl.log2(w) * 0.6931471805599453)
+    return tl.log2(e)
+
+
+@triton.jit
+def _gumbel_sample_kernel(
+    logits_ptr, token_ptr, token_prob_ptr, top1_ptr, top2_ptr, argmax_ptr, entropy_ptr,
+    n_rows, vocab, stride_row, mask_id, scale, seed,
+    GREEDY: tl.constexpr, WITH_ENTROPY: tl.constexpr, N_ROUNDS: tl.constexpr,
+    BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    row_ok = rows < n_rows
+    row_base = logits_ptr + rows.to(tl.int64) * stride_row  # 64-bit: rows * V may pass 2^31
+    local = tl.arange(0, BLOCK_V)
+    neg_inf = float("-inf")
+
+    m = tl.full([BLOCK_R], neg_inf, tl.float32)  # running max of y = scale * logit (base 2)
+    s = tl.zeros([BLOCK_R], tl.float32)
+    ent = tl.zeros([BLOCK_R], tl.float32)
+    top1 = tl.full([BLOCK_R], neg_inf, tl.float32)
+    top2 = tl.full([BLOCK_R], neg_inf, tl.float32)
+    top1_col = tl.zeros([BLOCK_R], tl.int32)
+    best = tl.full([BLOCK_R], neg_inf, tl.float32)
+    best_col = tl.zeros([BLOCK_R], tl.int32)
+    best_y = tl.full([BLOCK_R], neg_inf, tl.float32)
+
+    for start in range(0, vocab, BLOCK_V):
+        cols = start + local
+        ok = row_ok[:, None] & (cols < vocab)[None, :]
+        y = tl.load(row_base[:, None] + cols[None, :], mask=ok, other=neg_inf).to(tl.float32)
+        y = tl.where(cols[None, :] == mask_id, neg_inf, y * scale)
+
+        # online normaliser (and entropy), guarded while a row has seen only -inf
+        tile_max = tl.max(y, 1)
+        m_new = tl.maximum(m, tile_max)
+        m_safe = tl.where(m_new == neg_inf, 0.0, m_new)
+        shift = tl.where(m == neg_inf, 0.0, m - m_safe)
+        alpha = tl.exp2(shift)
+        p = tl.exp2(y - m_safe[:, None])
+        if WITH_ENTROPY:
+            d = tl.where(y > neg_inf, y - m_safe[:, None], 0.0)
+            ent = alpha * (ent + shift * s) + tl.sum(p * d, 1)
+        s = s * alpha + tl.sum(p, 1)
+        m = m_new
+
+        # two largest logits; the earliest column wins ties
+        tile_arg = tl.argmax(y, 1)
+        tile_second = tl.max(tl.where(local[None, :] == tile_arg[:, None], neg_inf, y), 1)
+        top2 = tl.maximum(tl.minimum(top1, tile_max), tl.maximum(top2, tile_second))
+        top1_col = tl.where(tile_max > top1, start + tile_arg, top1_col)
+        top1 = tl.maximum(top1, tile_max)
+
+        if not GREEDY:
+            groups = (start // 4 + tl.arange(0, BLOCK_V // 4)).to(tl.uint32)
+            c0 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + groups[None, :]
+            c1 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + rows.to(tl.uint32)[:, None]
+            zero = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32)
+            r0, r1, r2, r3 = tl.philox(seed, c0, c1, zero, zero, N_ROUNDS)
+            bits = tl.reshape(tl.join(tl.join(r0, r1), tl.join(r2, r3)), [BLOCK_R, BLOCK_V])
+            score = y - _log2_exponential(bits)  # -inf stays -inf: never drawn
+            tile_best = tl.max(score, 1)
+            tile_col = tl.argmax(score, 1)
+            tile_y = tl.max(tl.where(local[None, :] == tile_col[:, None], y, neg_inf), 1)
+            take = tile_best > best
+            best_col = tl.where(take, start + tile_col, best_col)
+            best_y = tl.where(take, tile_y, best_y)
+            best = tl.maximum(best, tile_best)
+
+    s = tl.where(row_ok, s, 1.0)  # rows past the end: keep the arithmetic finite
+    m = tl.where(row_ok, m, 0.0)
+    log2_s = tl.log2(s)
+    lse = m + log2_s
+    top1_prob = tl.exp2(top1 - lse)
+    if GREEDY:
+        best_col = top1_col
+        token_prob = top1_prob
+    else:
+        token_prob = tl.exp2(best_y - lse)
+    tl.store(token_ptr + rows, best_col.to(tl.int64), mask=row_ok)
+    tl.store(token_prob_ptr + rows, token_prob, mask=row_ok)
+    tl.store(top1_ptr + rows, top1_prob, mask=row_ok)
+    tl.store(top2_ptr + rows, tl.exp2(top2 - lse), mask=row_ok)
+    tl.store(argmax_ptr + rows, top1_col.to(tl.int64), mask=row_ok)
+    if WITH_ENTROPY:
+        tl.store(entropy_ptr + rows, 0.6931471805599453 * (log2_s - ent / s), mask=row_ok)
+
+
+def seed_from_generator(generator: torch.Generator | None, device: torch.device) -> int:
+    """A fresh 62-bit Philox key from `generator` (or torch's default RNG on `device`)."""
+    where = generator.device if generator is not None else device
+    return int(torch.randint(0, 2**62, (1,), generator=generator, device=where).item())
+
+
+def gumbel_sample_triton(
+    logits: torch.Tensor,
+    mask_id: int,
+    *,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    with_entropy: bool = False,
+    seed: int | None = None,
+    n_rounds: int = 10,
+) -> SampleOutput:
+    """Fused Triton version of `gumbel_sample_reference` (same arguments and outputs).
+
+    `seed` fixes the Philox key directly (else one is drawn from `generator`); the same key gives
+    the same tokens whatever the tile shape. `n_rounds` is Philox's round count.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    lead = logits.shape[:-1]
+    x = as_rows(logits, "logits")
+    R, V = x.shape
+    greedy = temperature == 0
+    if seed is None and not greedy:
+        seed = seed_from_generator(generator, x.device)
+    dev = x.device
+    token = torch.empty(R, dtype=torch.long, device=dev)
+    argmax = torch.empty(R, dtype=torch.long, device=dev)
+    token_prob, top1, top2 = (torch.empty(R, dtype=torch.float32, device=dev) for _ in range(3))
+    entropy = torch.empty(R, dtype=torch.float32, device=dev) if with_entropy else token_prob
+    if R > 0:
+        block_r, block_v, warps = tile_shape(R, V, is_interpreted(_gumbel_sample_kernel))
+        _gumbel_sample_kernel[(triton.cdiv(R, block_r),)](
+            x, token, token_prob, top1, top2, argmax, entropy,
+            R, V, x.stride(0), int(mask_id), LOG2E / (1.0 if greedy else float(temperature)),
+            int(seed or 0), GREEDY=greedy, WITH_ENTROPY=with_entropy, N_ROUNDS=n_rounds,
+            BLOCK_R=block_r, BLOCK_V=block_v, num_warps=warps)
+    shape = lambda t: t.view(lead)  # noqa: E731
+    return SampleOutput(shape(token), shape(token_prob), shape(top1), shape(top2), shape(argmax),
+                        shape(entropy) if with_entropy else None)
