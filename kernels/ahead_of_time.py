@@ -12,6 +12,7 @@ Must run without TRITON_INTERPRET=1 (interpreted kernels cannot be compiled).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -104,9 +105,14 @@ def compile_all(arch: int = 90) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=90, help="compute capability x10 (90: H100)")
+    parser.add_argument("--json", action="store_true", help="print the records as JSON")
     args = parser.parse_args(argv)
+    records = compile_all(args.arch)
+    if args.json:
+        print(json.dumps(records))
+        return
     print(f"{'kernel':26s} {'tile':>9s} warps {'regs':>4s} {'spill':>5s} {'shared':>7s}")
-    for r in compile_all(args.arch):
+    for r in records:
         spill = r.get("stack", 0) + r.get("local", 0) if "reg" in r else "?"
         print(f"{r['kernel']:26s} {r['block_r']:>4d}x{r['block_v']:<4d} {r['num_warps']:>5d} "
               f"{r.get('reg', '?'):>4} {spill:>5} {r['shared_bytes']:>7d}")
