@@ -47,7 +47,10 @@ def _elbo_cross_entropy_kernel(
         m = m_new
     m = tl.where(row_ok, m, 0.0)
     lse2 = m + tl.log2(tl.where(row_ok, s, 1.0))
-    x_target = tl.load(logits_ptr + offset + target, mask=row_ok, other=0.0).to(tl.float32)
+    # an invalid target (out of range, or the mask id) gives a NaN loss, never a stray read
+    valid = row_ok & (target >= 0) & (target < vocab) & (target != mask_id)
+    x_target = tl.load(logits_ptr + offset + target, mask=valid, other=float("nan"))
+    x_target = x_target.to(tl.float32)
     loss = w * (lse2 * 0.6931471805599453 - x_target)
     tl.store(loss_ptr + rows, loss, mask=row_ok)
 

@@ -1,10 +1,22 @@
-"""Shared inputs and comparisons for the Triton kernel tests (run on the CPU interpreter)."""
+"""Shared inputs and comparisons for the Triton kernel tests.
 
+They run on the CPU interpreter (TRITON_INTERPRET=1, set by conftest.py). On a CUDA machine the
+same tests run the compiled kernels on the GPU with:
+
+    MASKDIFF_TEST_DEVICE=cuda TRITON_INTERPRET=0 python -m pytest -q tests/test_kernels_*.py
+
+Inputs are made on the CPU, moved to DEVICE for the kernel, and results compared on the CPU.
+"""
+
+import dataclasses
 import math
+import os
 
 import torch
 
 from maskdiff.kernels import triton_support
+
+DEVICE = torch.device(os.environ.get("MASKDIFF_TEST_DEVICE", "cpu"))
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 # (rows, V, BLOCK_V cap): a single row, V not a power of two, V spanning several tiles,
@@ -49,3 +61,22 @@ def assert_close(actual, expected, what, atol, rtol=0.0):
 
 def eps(dtype):
     return torch.finfo(dtype).eps
+
+
+def to_device(x):
+    return x.to(DEVICE) if isinstance(x, torch.Tensor) else x
+
+
+def to_cpu(out):
+    """Tensors, and dataclasses of tensors (SampleOutput), back on the CPU."""
+    if isinstance(out, torch.Tensor):
+        return out.cpu()
+    if dataclasses.is_dataclass(out):
+        return dataclasses.replace(out, **{f.name: to_cpu(getattr(out, f.name))
+                                           for f in dataclasses.fields(out)})
+    return out
+
+
+def on_device(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with tensor arguments on DEVICE; the result back on the CPU."""
+    return to_cpu(fn(*map(to_device, args), **{k: to_device(v) for k, v in kwargs.items()}))

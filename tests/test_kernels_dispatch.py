@@ -7,6 +7,7 @@ from maskdiff import SamplerConfig, diffusion_loss, generate, get_schedule, kern
 from maskdiff.kernels import backend_for
 
 from .conftest import tiny_model
+from .kernel_cases import DEVICE, to_device
 
 
 def test_auto_uses_the_reference_for_cpu_and_float64(monkeypatch):
@@ -20,8 +21,8 @@ def test_forced_choices(monkeypatch):
     monkeypatch.setenv(kernels.ENV_VAR, "reference")
     assert backend_for(torch.zeros(2, 3)) == "reference"
     monkeypatch.setenv(kernels.ENV_VAR, "Triton")  # case-insensitive
-    # the tests define the kernels under TRITON_INTERPRET=1, so CPU tensors can run them
-    assert backend_for(torch.zeros(2, 3), kernels._gumbel_sample_kernel) == "triton"
+    # on the CPU the tests define the kernels under TRITON_INTERPRET=1, so CPU tensors can run them
+    assert backend_for(to_device(torch.zeros(2, 3)), kernels._gumbel_sample_kernel) == "triton"
 
 
 def test_forced_triton_without_the_interpreter_is_a_clear_error(monkeypatch):
@@ -48,7 +49,7 @@ def _loss_and_grads(model, x0, backend, monkeypatch):
     monkeypatch.setenv(kernels.ENV_VAR, backend)
     model.zero_grad()
     out = diffusion_loss(model, x0, get_schedule("linear"),
-                         generator=torch.Generator().manual_seed(4))
+                         generator=torch.Generator(DEVICE).manual_seed(4))
     out.loss.backward()
     return out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
@@ -57,8 +58,8 @@ def _loss_and_grads(model, x0, backend, monkeypatch):
                          ids=["mdm", "block-vmd"])
 def test_training_loss_and_gradients_match_on_the_triton_path(overrides, monkeypatch):
     model = tiny_model(vocab_size=9, seq_len=8, d_model=32, n_heads=2, n_layers=2, **overrides)
-    model.train()
-    x0 = torch.randint(0, 9, (16, 8), generator=torch.Generator().manual_seed(1))
+    model.to(DEVICE).train()
+    x0 = torch.randint(0, 9, (16, 8), generator=torch.Generator().manual_seed(1)).to(DEVICE)
     ref, ref_grads = _loss_and_grads(model, x0, "reference", monkeypatch)
     calls = spy(monkeypatch, "elbo_cross_entropy_triton")
     fused, fused_grads = _loss_and_grads(model, x0, "triton", monkeypatch)
@@ -73,7 +74,7 @@ def test_training_loss_and_gradients_match_on_the_triton_path(overrides, monkeyp
 
 def test_sampling_on_the_triton_path(monkeypatch):
     model = tiny_model(vocab_size=9, seq_len=12, d_model=32, n_heads=2, n_layers=2, block_size=4,
-                       scale=3.0)
+                       scale=3.0).to(DEVICE)
     runs = {}
     calls = spy(monkeypatch, "gumbel_sample_triton")
     for backend in ("reference", "triton"):
@@ -81,10 +82,17 @@ def test_sampling_on_the_triton_path(monkeypatch):
         greedy = generate(model, batch_size=8, config=SamplerConfig(nfe=6))
         cfg = SamplerConfig(nfe=6, temperature=1.0)
         drawn = [generate(model, batch_size=8, config=cfg,
-                          generator=torch.Generator().manual_seed(3)) for _ in range(2)]
+                          generator=torch.Generator(DEVICE).manual_seed(3)) for _ in range(2)]
         assert torch.equal(drawn[0].tokens, drawn[1].tokens), f"{backend}: same seed, new tokens"
         assert drawn[0].nfe == 6 and not bool((drawn[0].tokens == model.mask_id).any())
         runs[backend] = greedy.tokens
     assert len(calls) == 3 * 6, "every denoiser step of the triton runs uses the fused sampler"
     # greedy decoding with top-prob-margin ordering is deterministic: both paths agree
     assert torch.equal(runs["triton"], runs["reference"])
+
+
+@pytest.mark.skipif(DEVICE.type != "cuda", reason="needs MASKDIFF_TEST_DEVICE=cuda and a GPU")
+def test_auto_uses_triton_on_cuda(monkeypatch):
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        assert backend_for(torch.zeros(2, 3, dtype=dtype, device=DEVICE)) == "triton"

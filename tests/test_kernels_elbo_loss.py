@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from maskdiff.kernels import elbo_cross_entropy_reference, elbo_cross_entropy_triton
-from tests.kernel_cases import (DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles, eps,
-                                random_logits)
+from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
+                                eps, on_device, random_logits, to_device)
 
 MASK = 5
 
@@ -32,20 +32,22 @@ def test_loss_and_gradient_match_reference(rows, vocab, cap, dtype, monkeypatch)
     ref = elbo_cross_entropy_reference(ref_leaf, targets, MASK, weights.double())
     (ref * upstream.double()).sum().backward()
 
-    leaf = logits.clone().requires_grad_()
-    ours = elbo_cross_entropy_triton(leaf * 1, targets, MASK, weights)  # a non-leaf, like a head
-    (ours * upstream).sum().backward()
+    leaf = logits.clone().to(DEVICE).requires_grad_()
+    ours = elbo_cross_entropy_triton(leaf * 1, to_device(targets), MASK,  # a non-leaf, like a head
+                                     to_device(weights))
+    (ours * to_device(upstream)).sum().backward()
     assert ours.dtype == torch.float32 and leaf.grad.dtype == dtype
+    ours, grad = ours.detach().cpu(), leaf.grad.cpu()
     assert_close(ours, ref, f"loss ({dtype})", atol=1e-5 * math.log2(vocab) * 10, rtol=1e-5)
     scale = float(ref_leaf.grad.abs().max())
-    assert_close(leaf.grad, ref_leaf.grad, f"d logits ({dtype})",
+    assert_close(grad, ref_leaf.grad, f"d logits ({dtype})",
                  atol=2 * eps(dtype) * scale + 1e-6, rtol=2 * eps(dtype))
-    assert bool((leaf.grad[:, MASK] == 0).all()), "the mask column must get no gradient"
+    assert bool((grad[:, MASK] == 0).all()), "the mask column must get no gradient"
 
 
 def test_without_weights_is_plain_cross_entropy_over_non_mask_columns():
     logits, targets, _ = case(50, 12, torch.float32)
-    ours = elbo_cross_entropy_triton(logits, targets, MASK)
+    ours = on_device(elbo_cross_entropy_triton, logits, targets, MASK)
     keep = [c for c in range(12) if c != MASK]
     remap = torch.tensor([keep.index(int(t)) for t in targets])
     expected = torch.nn.functional.cross_entropy(logits[:, keep].double(), remap,
@@ -55,19 +57,19 @@ def test_without_weights_is_plain_cross_entropy_over_non_mask_columns():
 
 def test_gradient_is_written_into_the_logits_buffer():
     logits, targets, weights = case(20, 30, torch.float32)
-    buffer = logits.clone().requires_grad_()
+    buffer = logits.clone().to(DEVICE).requires_grad_()
     head_out = buffer * 1  # stands for the output projection's result
-    loss = elbo_cross_entropy_triton(head_out, targets, MASK, weights).sum()
-    written = head_out.detach().clone()
+    loss = elbo_cross_entropy_triton(head_out, to_device(targets), MASK, to_device(weights)).sum()
+    written = head_out.detach().cpu()
     loss.backward()
     expected = torch.softmax(logits.masked_fill(torch.arange(30) == MASK, -math.inf), -1)
     expected[torch.arange(20), targets] -= 1
     assert_close(written, expected * weights[:, None], "gradient in the buffer", atol=1e-6, rtol=1e-6)
-    assert_close(buffer.grad, expected * weights[:, None], "gradient", atol=1e-6, rtol=1e-6)
+    assert_close(buffer.grad.cpu(), expected * weights[:, None], "gradient", atol=1e-6, rtol=1e-6)
 
 
 def test_logits_are_left_alone_when_asked_or_without_gradient():
-    logits, targets, weights = case(20, 30, torch.float32)
+    logits, targets, weights = map(to_device, case(20, 30, torch.float32))
     kept = logits.clone().requires_grad_()
     before = kept.detach().clone()
     elbo_cross_entropy_triton(kept * 1, targets, MASK, weights)  # product: a fresh buffer
@@ -82,7 +84,7 @@ def test_logits_are_left_alone_when_asked_or_without_gradient():
 
 
 def test_second_backward_is_refused():
-    logits, targets, weights = case(4, 9, torch.float32)
+    logits, targets, weights = map(to_device, case(4, 9, torch.float32))
     loss = elbo_cross_entropy_triton(logits.clone().requires_grad_() * 1, targets, MASK,
                                      weights).sum()
     loss.backward(retain_graph=True)
@@ -92,4 +94,12 @@ def test_second_backward_is_refused():
 
 def test_mismatched_targets_are_a_clear_error():
     with pytest.raises(ValueError, match="one entry per row"):
-        elbo_cross_entropy_triton(torch.zeros(4, 9), torch.zeros(3, dtype=torch.long), MASK)
+        on_device(elbo_cross_entropy_triton, torch.zeros(4, 9), torch.zeros(3, dtype=torch.long),
+                  MASK)
+
+
+def test_invalid_targets_give_nan_not_a_stray_read():
+    logits, targets, _ = case(6, 9, torch.float32)
+    targets[1], targets[3] = MASK, 9  # the mask id; one past the end
+    ours = on_device(elbo_cross_entropy_triton, logits, targets, MASK)
+    assert torch.isnan(ours[[1, 3]]).all() and torch.isfinite(ours[[0, 2, 4, 5]]).all()

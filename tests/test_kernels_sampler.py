@@ -9,7 +9,8 @@ import torch
 from maskdiff.kernels import gumbel_sample_reference, gumbel_sample_triton
 from maskdiff.kernels.sampler_triton import _log2_exponential
 from maskdiff.kernels.triton_support import tl, triton
-from tests.kernel_cases import DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles, random_logits
+from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
+                                on_device, random_logits)
 
 MASK = 5
 
@@ -40,8 +41,8 @@ def chi_square_critical(dof: int, z: float = 4.26) -> float:
 def test_confidences_match_reference(rows, vocab, cap, dtype, temperature, monkeypatch):
     capped_tiles(monkeypatch, cap)
     logits = random_logits(rows, vocab, dtype)
-    ours = gumbel_sample_triton(logits, MASK, temperature=temperature, seed=11,
-                                with_entropy=True)
+    ours = on_device(gumbel_sample_triton, logits, MASK, temperature=temperature, seed=11,
+                     with_entropy=True)
     ref = gumbel_sample_reference(logits, MASK, temperature=temperature, with_entropy=True)
     tol = 1e-5 * math.log2(vocab) + 1e-6
     masked = logits.double().masked_fill(torch.arange(vocab) == MASK, -math.inf)
@@ -65,8 +66,8 @@ def test_chi_square_over_all_bins(temperature):
     row = torch.randn(50, generator=g) * 1.5
     row[7] = -math.inf
     rows = 40_000
-    out = gumbel_sample_triton(row.expand(rows, 50).contiguous(), 49, temperature=temperature,
-                               seed=2024)
+    out = on_device(gumbel_sample_triton, row.expand(rows, 50).contiguous(), 49,
+                    temperature=temperature, seed=2024)
     probs = torch.softmax((row / temperature).masked_fill(torch.arange(50) == 49, -math.inf), 0)
     stat, dof = chi_square(torch.bincount(out.token, minlength=50), probs)
     assert stat < chi_square_critical(dof), f"chi-square {stat:.1f} with {dof} dof"
@@ -76,7 +77,7 @@ def test_chi_square_when_the_vocabulary_spans_several_tiles(monkeypatch):
     capped_tiles(monkeypatch, 64)  # V = 200: three full tiles and a partial one
     g = torch.Generator().manual_seed(1)
     row = torch.randn(200, generator=g) * 0.7
-    out = gumbel_sample_triton(row.expand(20_000, 200).contiguous(), MASK, seed=77)
+    out = on_device(gumbel_sample_triton, row.expand(20_000, 200).contiguous(), MASK, seed=77)
     probs = torch.softmax(row.masked_fill(torch.arange(200) == MASK, -math.inf), 0)
     stat, dof = chi_square(torch.bincount(out.token, minlength=200), probs)
     assert stat < chi_square_critical(dof), f"chi-square {stat:.1f} with {dof} dof"
@@ -86,7 +87,7 @@ def test_mask_and_zero_probability_tokens_are_never_drawn():
     logits = torch.zeros(20_000, 13)
     logits[:, MASK] = 1e4  # the mask column is ignored however large
     logits[:, [2, 3]] = -math.inf
-    out = gumbel_sample_triton(logits, MASK, seed=3)
+    out = on_device(gumbel_sample_triton, logits, MASK, seed=3)
     assert set(out.token.tolist()) == set(range(13)) - {2, 3, MASK}
 
 
@@ -108,16 +109,18 @@ def test_noise_is_exact_at_both_ends_of_the_uniform():
     ks = torch.cat([torch.arange(0, 4096), torch.arange(2**31 - 2048, 2**31 + 2048),
                     torch.arange(top - 200_000, top),
                     torch.randint(0, top, (100_000,), generator=torch.Generator().manual_seed(0))])
-    out = torch.empty(ks.numel(), dtype=torch.float32)
-    _noise_kernel[(triton.cdiv(ks.numel(), 65536),)](ks, out, ks.numel(), BLOCK=65536)
+    out = torch.empty(ks.numel(), dtype=torch.float32, device=DEVICE)
+    _noise_kernel[(triton.cdiv(ks.numel(), 65536),)](ks.to(DEVICE), out, ks.numel(), BLOCK=65536)
+    out = out.cpu()
     k = ks.double()
     upper = ks >= 2**31
     exact = torch.where(upper, -torch.log1p(-((top - 1 - k) + 0.5) / top), -torch.log((k + 0.5) / top))
     assert_close(out, torch.log2(exact), "log2 E", atol=1e-5)
 
     tail_ks = torch.arange(top - 4096, top)  # the integers that give the smallest E
-    tail = torch.empty(4096, dtype=torch.float32)
-    _noise_kernel[(1,)](tail_ks, tail, 4096, BLOCK=4096)
+    tail = torch.empty(4096, dtype=torch.float32, device=DEVICE)
+    _noise_kernel[(1,)](tail_ks.to(DEVICE), tail, 4096, BLOCK=4096)
+    tail = tail.cpu()
     for gap in (18, 19, 20):
         below = int((tail < -gap * math.log2(math.e)).sum())
         expected = -math.expm1(-math.exp(-gap)) * top
@@ -129,7 +132,7 @@ def test_far_tail_is_drawn_at_the_right_rate():
     rows, vocab, gap = 2048, 2048, 11.0
     logits = torch.full((rows, vocab), -gap)
     logits[:, 0] = 0.0
-    out = gumbel_sample_triton(logits, vocab - 1, seed=5)
+    out = on_device(gumbel_sample_triton, logits, vocab - 1, seed=5)
     tail_mass = (vocab - 2) * math.exp(-gap)
     expected = rows * tail_mass / (1 + tail_mass)
     drawn = int((out.token != 0).sum())
@@ -138,24 +141,26 @@ def test_far_tail_is_drawn_at_the_right_rate():
 
 def test_same_seed_same_tokens_whatever_the_tile(monkeypatch):
     logits = random_logits(50, 1000, torch.float32, scale=1.0)
-    a = gumbel_sample_triton(logits, MASK, seed=42).token
-    assert torch.equal(a, gumbel_sample_triton(logits, MASK, seed=42).token)
+    draw = lambda seed: on_device(gumbel_sample_triton, logits, MASK, seed=seed).token  # noqa
+    a = draw(42)
+    assert torch.equal(a, draw(42))
     capped_tiles(monkeypatch, 16)
-    assert torch.equal(a, gumbel_sample_triton(logits, MASK, seed=42).token)
-    assert not torch.equal(a, gumbel_sample_triton(logits, MASK, seed=43).token)
+    assert torch.equal(a, draw(42))
+    assert not torch.equal(a, draw(43))
 
 
 def test_generator_seed_gives_the_same_tokens():
     logits = random_logits(64, 40, torch.float32, scale=1.0)
-    draw = lambda s: gumbel_sample_triton(logits, MASK, generator=torch.Generator().manual_seed(s))
+    draw = lambda s: on_device(gumbel_sample_triton, logits, MASK,  # noqa: E731
+                               generator=torch.Generator(DEVICE).manual_seed(s))
     assert torch.equal(draw(7).token, draw(7).token)
     assert not torch.equal(draw(7).token, draw(8).token)
 
 
 def test_empty_input_and_leading_dimensions():
-    out = gumbel_sample_triton(torch.zeros(0, 9), MASK, seed=1)
+    out = on_device(gumbel_sample_triton, torch.zeros(0, 9), MASK, seed=1)
     assert out.token.shape == (0,)
-    out = gumbel_sample_triton(torch.randn(2, 3, 9), MASK, seed=1, with_entropy=True)
+    out = on_device(gumbel_sample_triton, torch.randn(2, 3, 9), MASK, seed=1, with_entropy=True)
     assert out.token.shape == out.entropy.shape == (2, 3)
     with pytest.raises(ValueError, match="temperature"):
         gumbel_sample_triton(torch.zeros(2, 9), MASK, temperature=-1.0)
