@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from .online_softmax import row_log2_normaliser
 from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
 
 __all__ = ["elbo_cross_entropy_triton"]
@@ -34,17 +35,7 @@ def _elbo_cross_entropy_kernel(
     else:
         w = tl.full([BLOCK_R], 1.0, tl.float32)
 
-    m = tl.full([BLOCK_R], neg_inf, tl.float32)  # base-2 units
-    s = tl.zeros([BLOCK_R], tl.float32)
-    for start in range(0, vocab, BLOCK_V):
-        cols = start + local
-        ok = row_ok[:, None] & (cols < vocab)[None, :]
-        y = tl.load(logits_ptr + offset[:, None] + cols[None, :], mask=ok, other=neg_inf)
-        y = tl.where(cols[None, :] == mask_id, neg_inf, y.to(tl.float32) * 1.4426950408889634)
-        m_new = tl.maximum(m, tl.max(y, 1))
-        m_safe = tl.where(m_new == neg_inf, 0.0, m_new)
-        s = s * tl.exp2(m - m_safe) + tl.sum(tl.exp2(y - m_safe[:, None]), 1)
-        m = m_new
+    m, s = row_log2_normaliser(logits_ptr, offset, row_ok, vocab, mask_id, BLOCK_R, BLOCK_V)
     m = tl.where(row_ok, m, 0.0)
     lse2 = m + tl.log2(tl.where(row_ok, s, 1.0))
     # an invalid target (out of range, or the mask id) gives a NaN loss, never a stray read

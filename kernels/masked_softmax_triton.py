@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from .online_softmax import row_log2_normaliser
 from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
 
 __all__ = ["masked_log_softmax_triton"]
@@ -36,17 +37,7 @@ def _masked_log_softmax_fwd(
         token = tl.zeros([BLOCK_R], tl.int32)
         active = row_ok
 
-    m = tl.full([BLOCK_R], neg_inf, tl.float32)
-    s = tl.zeros([BLOCK_R], tl.float32)
-    for start in range(0, vocab, BLOCK_V):
-        cols = start + local
-        ok = active[:, None] & (cols < vocab)[None, :]
-        y = tl.load(logits_ptr + offset[:, None] + cols[None, :], mask=ok, other=neg_inf)
-        y = tl.where(cols[None, :] == mask_id, neg_inf, y.to(tl.float32) * 1.4426950408889634)
-        m_new = tl.maximum(m, tl.max(y, 1))
-        m_safe = tl.where(m_new == neg_inf, 0.0, m_new)
-        s = s * tl.exp2(m - m_safe) + tl.sum(tl.exp2(y - m_safe[:, None]), 1)
-        m = m_new
+    m, s = row_log2_normaliser(logits_ptr, offset, active, vocab, mask_id, BLOCK_R, BLOCK_V)
     lse = tl.where(active, (m + tl.log2(tl.where(active, s, 1.0))) * 0.6931471805599453, 0.0)
     tl.store(lse_ptr + rows, lse, mask=row_ok)
 
