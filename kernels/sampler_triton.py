@@ -4,7 +4,8 @@ Per row, one online pass over the vocabulary in base-2 units (exp2/log2) keeps:
 - the running max m and rescaled sum s (the normaliser),
 - the entropy accumulator T = sum 2^(y-m) (y-m), rescaled when m moves (H = ln2 (log2 s - T/s)),
 - the two largest logits and the argmax,
-- the best Gumbel score y - log2(E), E ~ Exp(1), with its column and logit.
+- the best Gumbel score y - log2(E), E ~ Exp(1), and its column (the winner's logit is read once,
+  at the end, for its probability).
 Probabilities are never materialised.
 
 Random numbers: Philox-4x32 keyed by a 64-bit seed (drawn from the caller's generator once per
@@ -68,7 +69,6 @@ def _gumbel_sample_kernel(
     top1_col = tl.zeros([BLOCK_R], tl.int32)
     best = tl.full([BLOCK_R], neg_inf, tl.float32)
     best_col = tl.zeros([BLOCK_R], tl.int32)
-    best_y = tl.full([BLOCK_R], neg_inf, tl.float32)
 
     for start in range(0, vocab, BLOCK_V):
         cols = start + local
@@ -77,7 +77,8 @@ def _gumbel_sample_kernel(
         y = tl.where(cols[None, :] == mask_id, neg_inf, y * scale)
 
         # online normaliser (and entropy), guarded while a row has seen only -inf
-        tile_max = tl.max(y, 1)
+        # (one reduction gives the max and its column; the earliest column wins ties)
+        tile_max, tile_arg = tl.max(y, 1, return_indices=True, return_indices_tie_break_left=True)
         m_new = tl.maximum(m, tile_max)
         m_safe = tl.where(m_new == neg_inf, 0.0, m_new)
         shift = tl.where(m == neg_inf, 0.0, m - m_safe)
@@ -89,8 +90,7 @@ def _gumbel_sample_kernel(
         s = s * alpha + tl.sum(p, 1)
         m = m_new
 
-        # two largest logits; the earliest column wins ties
-        tile_arg = tl.argmax(y, 1)
+        # two largest logits
         tile_second = tl.max(tl.where(local[None, :] == tile_arg[:, None], neg_inf, y), 1)
         top2 = tl.maximum(tl.minimum(top1, tile_max), tl.maximum(top2, tile_second))
         top1_col = tl.where(tile_max > top1, start + tile_arg, top1_col)
@@ -104,12 +104,9 @@ def _gumbel_sample_kernel(
             r0, r1, r2, r3 = tl.philox(seed, c0, c1, zero, zero, N_ROUNDS)
             bits = tl.reshape(tl.join(tl.join(r0, r1), tl.join(r2, r3)), [BLOCK_R, BLOCK_V])
             score = y - _log2_exponential(bits)  # -inf stays -inf: never drawn
-            tile_best = tl.max(score, 1)
-            tile_col = tl.argmax(score, 1)
-            tile_y = tl.max(tl.where(local[None, :] == tile_col[:, None], y, neg_inf), 1)
-            take = tile_best > best
-            best_col = tl.where(take, start + tile_col, best_col)
-            best_y = tl.where(take, tile_y, best_y)
+            tile_best, tile_col = tl.max(score, 1, return_indices=True,
+                                         return_indices_tie_break_left=True)
+            best_col = tl.where(tile_best > best, start + tile_col, best_col)
             best = tl.maximum(best, tile_best)
 
     s = tl.where(row_ok, s, 1.0)  # rows past the end: keep the arithmetic finite
@@ -121,7 +118,9 @@ def _gumbel_sample_kernel(
         best_col = top1_col
         token_prob = top1_prob
     else:
-        token_prob = tl.exp2(best_y - lse)
+        # the drawn token's logit: one read per row instead of a reduction per tile
+        y_token = tl.load(row_base + best_col, mask=row_ok, other=0.0).to(tl.float32) * scale
+        token_prob = tl.exp2(y_token - lse)
     tl.store(token_ptr + rows, best_col.to(tl.int64), mask=row_ok)
     tl.store(token_prob_ptr + rows, token_prob, mask=row_ok)
     tl.store(top1_ptr + rows, top1_prob, mask=row_ok)
