@@ -4,14 +4,16 @@ Per row, one online pass over the vocabulary in base-2 units (exp2/log2) keeps:
 - the running max m and rescaled sum s (the normaliser),
 - the entropy accumulator T = sum 2^(y-m) (y-m), rescaled when m moves (H = ln2 (log2 s - T/s)),
 - the two largest logits and the argmax,
-- the best Gumbel score y - log2(E), E ~ Exp(1), and its column (the winner's logit is read once,
-  at the end, for its probability).
+- the best Gumbel score so far and its column, by grouped Gumbel-max: one Gumbel per (row, tile)
+  against the tile's log-mass, per-column noise only inside a tile that takes the lead (the
+  winner's logit is read once, at the end, for its probability).
 Probabilities are never materialised.
 
 Random numbers: Philox-4x32 keyed by a 64-bit seed (drawn from the caller's generator once per
-call), counters (column // 4, row): one Philox call gives the noise of four columns. The noise of
-a (row, column) therefore does not depend on the tile shape, so the interpreter on the CPU and a
-GPU draw the same tokens for the same seed. The exponential E is computed from the 32-bit integer
+call); per-column noise has counters (column // 4, row, 0), one Philox call for four columns,
+and the tile Gumbel has (tile, row, 1). Results do not depend on how many rows a program takes;
+they do depend on the tile width, which `tile_shape` sets the same way on the interpreter and on
+a GPU (the next power of two of V, at most 4096), so both draw the same tokens for a seed. The exponential E is computed from the 32-bit integer
 so that both ends of the uniform keep full precision: E near 0 (a tail token beating the head,
 which needs u within 1e-9 of 1) comes from v = 1 - u exactly, as -log1p(-v) by its series,
 written out because libdevice is not used. The smallest E is 2^-33, so a token can beat one
@@ -49,11 +51,27 @@ def _log2_exponential(bits):
 
 
 @triton.jit
+def _gumbel_argmax(y, seed, start, rows, N_ROUNDS: tl.constexpr, BLOCK_R: tl.constexpr,
+                   BLOCK_V: tl.constexpr):
+    """Per row, the tile column maximising y - log2(E): per-column noise with counters
+    (column // 4, row, 0), one Philox call for four columns. -inf logits are never chosen."""
+    groups = (start // 4 + tl.arange(0, BLOCK_V // 4)).to(tl.uint32)
+    c0 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + groups[None, :]
+    c1 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + rows.to(tl.uint32)[:, None]
+    zero = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32)
+    r0, r1, r2, r3 = tl.philox(seed, c0, c1, zero, zero, N_ROUNDS)
+    bits = tl.reshape(tl.join(tl.join(r0, r1), tl.join(r2, r3)), [BLOCK_R, BLOCK_V])
+    _, col = tl.max(y - _log2_exponential(bits), 1, return_indices=True,
+                    return_indices_tie_break_left=True)
+    return col
+
+
+@triton.jit
 def _gumbel_sample_kernel(
     logits_ptr, token_ptr, token_prob_ptr, top1_ptr, top2_ptr, argmax_ptr, entropy_ptr,
     n_rows, vocab, stride_row, mask_id, scale, seed,
-    GREEDY: tl.constexpr, WITH_ENTROPY: tl.constexpr, N_ROUNDS: tl.constexpr,
-    BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr,
+    GREEDY: tl.constexpr, WITH_ENTROPY: tl.constexpr, ONE_TILE: tl.constexpr,
+    N_ROUNDS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr,
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_ok = rows < n_rows
@@ -87,7 +105,8 @@ def _gumbel_sample_kernel(
         if WITH_ENTROPY:
             d = tl.where(y > neg_inf, y - m_safe[:, None], 0.0)
             ent = alpha * (ent + shift * s) + tl.sum(p * d, 1)
-        s = s * alpha + tl.sum(p, 1)
+        tile_sum = tl.sum(p, 1)
+        s = s * alpha + tile_sum
         m = m_new
 
         # two largest logits
@@ -97,17 +116,26 @@ def _gumbel_sample_kernel(
         top1 = tl.maximum(top1, tile_max)
 
         if not GREEDY:
-            groups = (start // 4 + tl.arange(0, BLOCK_V // 4)).to(tl.uint32)
-            c0 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + groups[None, :]
-            c1 = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32) + rows.to(tl.uint32)[:, None]
-            zero = tl.zeros([BLOCK_R, BLOCK_V // 4], tl.uint32)
-            r0, r1, r2, r3 = tl.philox(seed, c0, c1, zero, zero, N_ROUNDS)
-            bits = tl.reshape(tl.join(tl.join(r0, r1), tl.join(r2, r3)), [BLOCK_R, BLOCK_V])
-            score = y - _log2_exponential(bits)  # -inf stays -inf: never drawn
-            tile_best, tile_col = tl.max(score, 1, return_indices=True,
-                                         return_indices_tie_break_left=True)
-            best_col = tl.where(tile_best > best, start + tile_col, best_col)
-            best = tl.maximum(best, tile_best)
+            if ONE_TILE:  # the whole row is in this tile: plain Gumbel-max
+                best_col = _gumbel_argmax(y, seed, start, rows, N_ROUNDS, BLOCK_R, BLOCK_V)
+            else:
+                # Grouped Gumbel-max, exact: the best Gumbel score within a tile is distributed
+                # as the tile's log-mass plus one Gumbel, and which column attains it is
+                # independent of that value. So one Gumbel per (row, tile) decides between
+                # tiles, and per-column noise is drawn only in a tile that takes the lead, to
+                # pick its column (about ln(#tiles) + 0.6 such tiles per row).
+                tile_mass = tl.where(tile_sum > 0,
+                                     m_safe + tl.log2(tl.maximum(tile_sum, 1e-30)), neg_inf)
+                tile_key = tl.zeros([BLOCK_R], tl.uint32) + start // BLOCK_V
+                stream = tl.full([BLOCK_R], 1, tl.uint32)  # disjoint from per-column counters
+                tile_bits, _b1, _b2, _b3 = tl.philox(seed, tile_key, rows.to(tl.uint32), stream,
+                                                     tl.zeros([BLOCK_R], tl.uint32), N_ROUNDS)
+                tile_score = tile_mass - _log2_exponential(tile_bits)
+                take = tile_score > best
+                if tl.max(take.to(tl.int32), 0) > 0:
+                    tile_col = _gumbel_argmax(y, seed, start, rows, N_ROUNDS, BLOCK_R, BLOCK_V)
+                    best_col = tl.where(take, start + tile_col, best_col)
+                best = tl.maximum(best, tile_score)
 
     s = tl.where(row_ok, s, 1.0)  # rows past the end: keep the arithmetic finite
     m = tl.where(row_ok, m, 0.0)
@@ -169,7 +197,8 @@ def gumbel_sample_triton(
         _gumbel_sample_kernel[(triton.cdiv(R, block_r),)](
             x, token, token_prob, top1, top2, argmax, entropy,
             R, V, x.stride(0), int(mask_id), LOG2E / (1.0 if greedy else float(temperature)),
-            int(seed or 0), GREEDY=greedy, WITH_ENTROPY=with_entropy, N_ROUNDS=n_rounds,
+            int(seed or 0), GREEDY=greedy, WITH_ENTROPY=with_entropy, ONE_TILE=V <= block_v,
+            N_ROUNDS=n_rounds,
             BLOCK_R=block_r, BLOCK_V=block_v, num_warps=warps)
     shape = lambda t: t.view(lead)  # noqa: E731
     return SampleOutput(shape(token), shape(token_prob), shape(top1), shape(top2), shape(argmax),

@@ -20,8 +20,10 @@ __all__ = ["triton", "tl", "TRITON_AVAILABLE", "is_interpreted", "tile_shape", "
            "FLOAT_DTYPES"]
 
 TRITON_AVAILABLE = triton is not None
-# Caps BLOCK_V when set (tests use it to make vocabularies span several tiles in the interpreter).
+# Caps on the tile shape when set (tests use them to make a vocabulary span several tiles, or to
+# change how many rows one program takes).
 BLOCK_V_LIMIT: int | None = None
+BLOCK_R_LIMIT: int | None = None
 # dtypes the kernels load; arithmetic is always float32 inside (bf16/fp16 are cast on load).
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -38,20 +40,22 @@ def _next_pow2(n: int) -> int:
 def tile_shape(rows: int, vocab: int, interpreted: bool) -> tuple[int, int, int]:
     """(BLOCK_R, BLOCK_V, num_warps) for a (rows, vocab) row-wise pass.
 
-    On a GPU, large vocabularies stream one row per program through tiles of up to 4096 columns
-    (8 warps); small ones pack rows into 1024-element tiles (4 warps), since a V=10 row is only
-    20-40 bytes. Larger multi-row tiles made the sampler spill registers on sm_90 (see
-    `ahead_of_time`). The interpreter pays ~ms per program and per op, so it gets tiles of 2^16
-    elements (numpy vectorises them). BLOCK_V must be at least 4: the sampler draws its random
-    numbers four columns per Philox call.
+    Large vocabularies stream one row per program through tiles of up to 4096 columns; small ones
+    pack rows into 1024-element tiles, since a V=10 row is only 20-40 bytes. Multi-row tiles get
+    8 warps (4 elements a thread): with 4 warps, or larger tiles, the sampler used 128-255
+    registers on sm_90 and spilled (see `ahead_of_time`). The tile width is the same on the interpreter, so that the sampler's
+    random stream (which depends on it) matches; the interpreter pays ~ms per program and per
+    op, so it takes up to 2^16 elements per program by packing more rows. BLOCK_V must be at
+    least 4: the sampler draws its random numbers four columns per Philox call.
     """
-    cap = BLOCK_V_LIMIT or (1 << 16)
+    block_v = min(max(_next_pow2(vocab), 16), 4096, BLOCK_V_LIMIT or 4096)
     if interpreted:
-        block_v = min(max(_next_pow2(vocab), 16), 1 << 16, cap)
-        return max(1, min(_next_pow2(rows), (1 << 16) // block_v)), block_v, 4
-    block_v = min(max(_next_pow2(vocab), 16), 4096, cap)
-    block_r = max(1, min(_next_pow2(rows), 1024 // block_v))
-    return block_r, block_v, 8 if block_v >= 2048 else 4
+        block_r = min(_next_pow2(rows), (1 << 16) // block_v)
+        warps = 4
+    else:
+        block_r = min(_next_pow2(rows), 1024 // block_v)
+        warps = 8 if block_v >= 2048 or block_r > 1 else 4
+    return max(1, min(block_r, BLOCK_R_LIMIT or block_r)), block_v, warps
 
 
 def as_rows(x: torch.Tensor, what: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 
 from maskdiff.kernels import gumbel_sample_reference, gumbel_sample_triton
 from maskdiff.kernels.sampler_triton import _log2_exponential
+from maskdiff.kernels import triton_support
 from maskdiff.kernels.triton_support import tl, triton
 from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
                                 on_device, random_logits)
@@ -77,6 +78,8 @@ def test_chi_square_when_the_vocabulary_spans_several_tiles(monkeypatch):
     capped_tiles(monkeypatch, 64)  # V = 200: three full tiles and a partial one
     g = torch.Generator().manual_seed(1)
     row = torch.randn(200, generator=g) * 0.7
+    row[64:128] -= 2.0  # tiles of unequal mass: the per-tile Gumbel must weigh them right
+    row[128:192] += 1.0
     out = on_device(gumbel_sample_triton, row.expand(20_000, 200).contiguous(), MASK, seed=77)
     probs = torch.softmax(row.masked_fill(torch.arange(200) == MASK, -math.inf), 0)
     stat, dof = chi_square(torch.bincount(out.token, minlength=200), probs)
@@ -127,8 +130,11 @@ def test_noise_is_exact_at_both_ends_of_the_uniform():
         assert abs(below - expected) <= 1, f"gap {gap}: {below} integers vs {expected:.2f}"
 
 
-def test_far_tail_is_drawn_at_the_right_rate():
-    """End to end: 2046 tokens 11 nats below the head, drawn at their total rate."""
+@pytest.mark.parametrize("cap", [None, 512], ids=["one-tile", "four-tiles"])
+def test_far_tail_is_drawn_at_the_right_rate(cap, monkeypatch):
+    """End to end: 2046 tokens 11 nats below the head, drawn at their total rate; with four
+    tiles the tail tokens also compete through the per-tile Gumbel of the grouped draw."""
+    capped_tiles(monkeypatch, cap)
     rows, vocab, gap = 2048, 2048, 11.0
     logits = torch.full((rows, vocab), -gap)
     logits[:, 0] = 0.0
@@ -139,14 +145,14 @@ def test_far_tail_is_drawn_at_the_right_rate():
     assert abs(drawn - expected) < 4.5 * math.sqrt(expected), f"{drawn} vs {expected:.1f}"
 
 
-def test_same_seed_same_tokens_whatever_the_tile(monkeypatch):
+def test_same_seed_same_tokens_whatever_the_rows_per_program(monkeypatch):
     logits = random_logits(50, 1000, torch.float32, scale=1.0)
     draw = lambda seed: on_device(gumbel_sample_triton, logits, MASK, seed=seed).token  # noqa
     a = draw(42)
     assert torch.equal(a, draw(42))
-    capped_tiles(monkeypatch, 16)
-    assert torch.equal(a, draw(42))
     assert not torch.equal(a, draw(43))
+    monkeypatch.setattr(triton_support, "BLOCK_R_LIMIT", 1)  # one row per program, as on a GPU
+    assert torch.equal(a, draw(42))
 
 
 def test_generator_seed_gives_the_same_tokens():
