@@ -7,6 +7,11 @@ CPU path and the test oracle):
 - `elbo_cross_entropy`: ELBO-weighted cross-entropy over masked rows, gradient written in place.
 The engine calls only the dispatching names below; `MASKDIFF_KERNELS` (auto / triton /
 reference, see `dispatch`) picks the implementation.
+
+Modules: `masked_softmax`, `sampler`, `elbo_loss` (references); `*_triton` (kernels and their
+autograd wrappers); `online_softmax` (the log-normaliser pass two kernels share);
+`triton_support` (tile shapes, input checks); `dispatch`; `ahead_of_time` (compile every kernel
+for sm_90 without a GPU and report registers and spills).
 """
 
 from __future__ import annotations
