@@ -94,7 +94,7 @@ class _ElboCrossEntropy(torch.autograd.Function):
                                "supports a single backward pass (no retain_graph)")
         ctx.used = True
         (grad,) = ctx.saved_tensors
-        scale = grad_loss.reshape(-1, 1).to(grad.dtype)
+        scale = grad_loss.reshape(-1, 1).float()  # multiplied in fp32, rounded once to the dtype
         return grad.mul_(scale).view(ctx.shape), None, None, None, None, None
 
 
