@@ -13,10 +13,13 @@ Random numbers: Philox-4x32 keyed by a 64-bit seed (drawn from the caller's gene
 call); per-column noise has counters (column // 4, row, 0), one Philox call for four columns,
 and the tile Gumbel has (tile, row, 1). Results do not depend on how many rows a program takes;
 they do depend on the tile width, which `tile_shape` sets the same way on the interpreter and on
-a GPU (the next power of two of V, at most 4096), so both draw the same tokens for a seed. The exponential E is computed from the 32-bit integer
-so that both ends of the uniform keep full precision: E near 0 (a tail token beating the head,
-which needs u within 1e-9 of 1) comes from v = 1 - u exactly, as -log1p(-v) by its series,
-written out because libdevice is not used. The smallest E is 2^-33, so a token can beat one
+a GPU (the next power of two of V, at most 4096), so both use the same noise for a seed (the
+tokens can still differ where two scores are within rounding: the GPU's exp2/log2 are
+approximate).
+
+The exponential E is computed from the 32-bit integer so that both ends of the uniform keep full
+precision: E near 0 (a tail token beating the head, which needs u within 1e-9 of 1) comes from
+v = 1 - u exactly, as -log1p(-v) by its series, written out because libdevice is not used. The smallest E is 2^-33, so a token can beat one
 22.9 nats above it; a naive float32 u cannot get closer to 1 than 2^-24 (16.6 nats).
 """
 
@@ -177,7 +180,7 @@ def gumbel_sample_triton(
     """Fused Triton version of `gumbel_sample_reference` (same arguments and outputs).
 
     `seed` fixes the Philox key directly (else one is drawn from `generator`); the same key gives
-    the same tokens whatever the tile shape. `n_rounds` is Philox's round count.
+    the same tokens whatever the number of rows per program. `n_rounds` is Philox's round count.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
