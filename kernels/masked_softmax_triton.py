@@ -16,8 +16,6 @@ from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
 
 __all__ = ["masked_log_softmax_triton"]
 
-LN2 = 0.6931471805599453
-
 
 @triton.jit
 def _masked_log_softmax_fwd(

@@ -33,7 +33,6 @@ from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
 __all__ = ["gumbel_sample_triton", "seed_from_generator"]
 
 LOG2E = 1.4426950408889634
-LN2 = 0.6931471805599453
 
 
 @triton.jit
