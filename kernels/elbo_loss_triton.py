@@ -67,10 +67,9 @@ class _ElboCrossEntropy(torch.autograd.Function):
             raise ValueError(f"targets ({targets.numel()}) and weights "
                              f"({None if weights is None else weights.numel()}) must have one "
                              f"entry per row of logits ({R})")
-        # The gradient goes into the logits buffer (it is read before it is overwritten, row by
-        # row, inside one program) unless the caller still needs the logits.
-        grad = x if (write_grad and overwrite_logits) else (
-            torch.empty_like(x) if write_grad else x)
+        # The gradient goes into the logits buffer (each row is read before it is overwritten,
+        # inside one program) unless the caller still needs the logits.
+        grad = torch.empty_like(x) if (write_grad and not overwrite_logits) else x
         loss = torch.empty(R, dtype=torch.float32, device=x.device)
         if R > 0:
             block_r, block_v, warps = tile_shape(R, V,
