@@ -11,7 +11,9 @@ bytes the op must move at least (logits read once, outputs written once; the los
 gradient the size of the logits), % of the device's peak bandwidth, and the peak memory the call
 allocates on top of its inputs. `eager` is the reference as the engine runs it without kernels
 (the sampler draws float64 noise; the loss makes a float32 copy). Results go to
-benchmarks/results/kernels.{json,md} with the device, torch and triton versions.
+benchmarks/results/kernels.{json,md} with the device, torch and triton versions; a later run on
+the same device and versions replaces the rows it measures and keeps the others, so the table can
+be filled over several shorter runs (e.g. one --ops at a time).
 
 Meaningful on a CUDA device only. On a CPU the harness still runs (timings by perf_counter, no
 memory figures, Triton only under TRITON_INTERPRET=1, where its speed means nothing); results
@@ -234,8 +236,29 @@ def bench_end_to_end(args, device) -> list[dict]:
     return out
 
 
+def merge_previous(out_dir: Path, meta: dict, rows: list[dict], e2e: list[dict]):
+    """Keep the rows of an earlier run on the same device and versions that this run did not
+    measure, so the table can be filled over several shorter runs (--ops / --shapes)."""
+    path = out_dir / "kernels.json"
+    if not path.exists():
+        return rows, e2e
+    old = json.loads(path.read_text())
+    same = all(old.get("meta", {}).get(k) == meta[k] for k in ("device", "torch", "triton",
+                                                                 "dtype"))
+    if not same:
+        print(f"{path}: written on another device or versions; replaced, not merged")
+        return rows, e2e
+    key = lambda r: (r["op"], r["rows"], r["vocab"], r["variant"])  # noqa: E731
+    fresh = {key(r) for r in rows}
+    kept = [r for r in old.get("kernels", []) if key(r) not in fresh]
+    merged = sorted(kept + rows, key=lambda r: (OPS.index(r["op"]), r["rows"], r["vocab"],
+                                                 VARIANTS.index(r["variant"])))
+    return merged, e2e or old.get("end_to_end", [])
+
+
 def write_results(out_dir: Path, meta: dict, rows: list[dict], e2e: list[dict]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows, e2e = merge_previous(out_dir, meta, rows, e2e)
     (out_dir / "kernels.json").write_text(json.dumps(
         {"meta": meta, "kernels": rows, "end_to_end": e2e}, indent=1) + "\n")
     lines = [f"# Kernel benchmark: {meta['device']}", "",

@@ -34,6 +34,15 @@ def test_harness_writes_every_op_and_variant(tmp_path):
     assert table.count("| sampler |") == 4 and "torch " in table
 
 
+def test_later_runs_fill_the_table(tmp_path):
+    bench = load_benchmark()
+    common = ["--shapes", "64x10", "--variants", "eager", "--repeats", "1", "--out", str(tmp_path)]
+    bench.main(common + ["--ops", "loss"])
+    bench.main(common + ["--ops", "sampler,softmax"])
+    rows = json.loads((tmp_path / "kernels.json").read_text())["kernels"]
+    assert [r["op"] for r in rows] == ["sampler", "softmax", "loss"]
+
+
 def test_bad_arguments_are_clear_errors(capsys):
     bench = load_benchmark()
     with pytest.raises(SystemExit):
