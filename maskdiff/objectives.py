@@ -28,8 +28,8 @@ from .models.diffusion_model import Layout
 from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule
 
-__all__ = ["LossOutput", "NoisedBatch", "TrainingNoise", "draw_training_noise", "noise_batch",
-           "diffusion_loss", "kl_weight"]
+__all__ = ["LossOutput", "NoisedBatch", "TrainingNoise", "draw_times", "draw_training_noise",
+           "noise_batch", "diffusion_loss", "kl_weight"]
 
 
 @dataclass
@@ -76,19 +76,47 @@ class TrainingNoise:
         return TrainingNoise(self.t[index].to(device), self.mask_u[index].to(device), eps)
 
 
-def draw_training_noise(model: MaskedDiffusionModel, batch_size: int, *,
-                        generator: torch.Generator | None = None, antithetic: bool = True,
-                        t_min: float = 1e-4, t_max: float = 1.0,
-                        device: torch.device | str | None = None) -> TrainingNoise:
-    """Draw t, mask uniforms and latent noise in the order `diffusion_loss` itself would."""
+def draw_times(model: MaskedDiffusionModel, schedule: Schedule, batch_size: int, *,
+               generator: torch.Generator | None = None, antithetic: bool = True,
+               t_min: float = 1e-4, t_max: float = 1.0,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """Diffusion times per block (B, num_blocks), antithetic across the batch.
+
+    Autoregressive models (one-token blocks, no latent or time input) get t = 1 when the schedule
+    masks every token there with ELBO weight 1: a one-token block's term w(t) 1[masked]
+    (-log p(x^i | x^<i)) has the same expectation at every t, so t = 1 is the ELBO itself, the
+    plain AR loss, with no Monte Carlo noise. The times are still drawn, so the random stream is
+    the same either way."""
     cfg = model.config
     nb = cfg.num_blocks
     t = sample_times(batch_size * nb, generator=generator, antithetic=antithetic, t_min=t_min,
                      t_max=t_max, device=device).view(batch_size, nb)
+    if (cfg.block_size == 1 and not (cfg.is_vmd or cfg.time_conditioning)
+            and _scores_everything_exactly(schedule)):
+        t = torch.ones_like(t)
+    return t
+
+
+def _scores_everything_exactly(schedule: Schedule) -> bool:
+    """Whether t = 1 masks every token with ELBO weight exactly 1 (w(1) (1 - alpha(1)) = 1)."""
+    one = torch.ones(())
+    return abs(float(schedule.weight(one) * schedule.mask_prob(one)) - 1.0) < 1e-6
+
+
+def draw_training_noise(model: MaskedDiffusionModel, schedule: Schedule, batch_size: int, *,
+                        generator: torch.Generator | None = None, antithetic: bool = True,
+                        t_min: float = 1e-4, t_max: float = 1.0,
+                        device: torch.device | str | None = None) -> TrainingNoise:
+    """Draw t, mask uniforms and latent noise as `diffusion_loss` itself would (same order,
+    same values)."""
+    cfg = model.config
+    t = draw_times(model, schedule, batch_size, generator=generator, antithetic=antithetic,
+                   t_min=t_min, t_max=t_max, device=device)
     u = torch.rand((batch_size, cfg.seq_len), generator=generator, device=device)
     eps = None
     if cfg.is_vmd:
-        eps = torch.randn((batch_size, nb, cfg.latent_dim), generator=generator, device=device)
+        eps = torch.randn((batch_size, cfg.num_blocks, cfg.latent_dim), generator=generator,
+                          device=device)
     return TrainingNoise(t, u, eps)
 
 
@@ -110,26 +138,14 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
     check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
     if t is None:
-        t = sample_times(B * nb, generator=generator, antithetic=antithetic, t_min=t_min,
-                         t_max=t_max, device=x0.device).view(B, nb)
-        if (cfg.block_size == 1 and not (cfg.is_vmd or cfg.time_conditioning)
-                and _scores_everything_exactly(schedule)):
-            # Autoregressive: a one-token block's term w(t) * 1[masked] * -log p(x^i | x^<i) has
-            # the same expectation at every t, so t = 1 (every token scored, weight 1) is the ELBO,
-            # the plain AR loss, with no Monte Carlo noise. (t is still drawn: same random stream.)
-            t = torch.ones_like(t)
+        t = draw_times(model, schedule, B, generator=generator, antithetic=antithetic,
+                       t_min=t_min, t_max=t_max, device=x0.device)
     elif t.dim() == 1:
         t = t[:, None].expand(B, nb)
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
     xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
                              maskable=maskable, generator=generator, u=mask_u)
     return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
-
-
-def _scores_everything_exactly(schedule: Schedule) -> bool:
-    """Whether t = 1 masks every token with ELBO weight exactly 1 (w(1) (1 - alpha(1)) = 1)."""
-    one = torch.ones(())
-    return abs(float(schedule.weight(one) * schedule.mask_prob(one)) - 1.0) < 1e-6
 
 
 def diffusion_loss(

@@ -330,7 +330,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     t0 = time.perf_counter()
     for step in range(start_step, config.steps):
         batch = data.sample(config.batch_size, generator)
-        noise = draw_training_noise(raw_model, config.batch_size, generator=generator,
+        noise = draw_training_noise(raw_model, schedule, config.batch_size, generator=generator,
                                     antithetic=config.antithetic, t_min=config.t_min,
                                     t_max=config.t_max)
         beta = kl_weight(step, config.kl_warmup_steps)

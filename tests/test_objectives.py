@@ -60,3 +60,19 @@ def test_blocks_with_nothing_masked_pay_no_kl():
     x0 = torch.randint(0, 5, (16, 4), generator=torch.Generator().manual_seed(1))
     out = diffusion_loss(model, x0, get_schedule("linear"), maskable=torch.zeros(16, 4, dtype=torch.bool))
     assert float(out.kl) == 0.0 and float(out.nll) == 0.0
+
+
+@pytest.mark.parametrize("block_size", [1, 2], ids=["autoregressive", "blocks"])
+def test_pre_drawn_training_noise_equals_the_loss_own_draws(block_size):
+    """The trainer pre-draws noise (draw_training_noise); it must give the loss diffusion_loss
+    draws itself, including t = 1 for an autoregressive model (the exact, noise-free ELBO)."""
+    from maskdiff.objectives import draw_training_noise
+
+    model = tiny_model(seed=3, scale=2.0, vocab_size=5, seq_len=4, block_size=block_size)
+    x0 = torch.randint(0, 5, (8, 4), generator=torch.Generator().manual_seed(0))
+    schedule = get_schedule("linear")
+    own = diffusion_loss(model, x0, schedule, generator=torch.Generator().manual_seed(1))
+    noise = draw_training_noise(model, schedule, 8, generator=torch.Generator().manual_seed(1))
+    pre = diffusion_loss(model, x0, schedule, noise=noise)
+    assert float(pre.bound) == pytest.approx(float(own.bound), abs=1e-6)
+    assert bool((noise.t == 1).all()) == (block_size == 1)
