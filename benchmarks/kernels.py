@@ -35,7 +35,7 @@ import torch
 from maskdiff import kernels
 from maskdiff.kernels import (elbo_cross_entropy_reference, gumbel_sample_reference,
                               masked_log_softmax_reference)
-from maskdiff.kernels.triton_support import is_interpreted
+from maskdiff.kernels.triton_support import INTERPRETED
 
 OPS = ("sampler", "softmax", "loss")
 VARIANTS = ("eager", "compile", "triton")
@@ -59,8 +59,7 @@ def measured_copy_gbps(device: torch.device) -> float:
     """Device-to-device copy of 1 GiB: bytes read + written over time (a practical peak)."""
     x = torch.empty(1 << 28, dtype=torch.float32, device=device)
     y = torch.empty_like(x)
-    times = [_time_once(lambda: y.copy_(x), device) for _ in range(10)]
-    return 2 * x.numel() * 4 / statistics.median(times[2:]) / 1e9
+    return 2 * x.numel() * 4 / statistics.median(time_call(lambda: y.copy_(x), device, 10)) / 1e9
 
 
 def _sync(device):
@@ -334,7 +333,7 @@ def main(argv=None) -> int:
     if device.type != "cuda":
         print("No CUDA device: timings below are of the CPU harness and say nothing about the "
               "kernels' speed on a GPU.", flush=True)
-        if "triton" in args.variants and not is_interpreted(kernels._gumbel_sample_kernel):
+        if "triton" in args.variants and not INTERPRETED:
             raise SystemExit("the triton variant on a CPU needs TRITON_INTERPRET=1 "
                              "(or drop it: --variants eager,compile)")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

@@ -25,18 +25,16 @@ from .sampler import SampleOutput, gumbel_sample_reference
 from .triton_support import TRITON_AVAILABLE
 
 if TRITON_AVAILABLE:
-    from .elbo_loss_triton import _elbo_cross_entropy_kernel, elbo_cross_entropy_triton
-    from .masked_softmax_triton import _masked_log_softmax_fwd, masked_log_softmax_triton
-    from .sampler_triton import _gumbel_sample_kernel, gumbel_sample_triton
-else:  # pragma: no cover
-    _elbo_cross_entropy_kernel = _masked_log_softmax_fwd = _gumbel_sample_kernel = None
+    from .elbo_loss_triton import elbo_cross_entropy_triton
+    from .masked_softmax_triton import masked_log_softmax_triton
+    from .sampler_triton import gumbel_sample_triton
 
 
 def masked_log_softmax(logits: torch.Tensor, mask_id: int,
                        xt: torch.Tensor | None = None) -> torch.Tensor:
     """log p (float32) over the vocabulary, [MASK] column at -inf; rows whose xt token is clean
     are carried over (0 at that token, -inf elsewhere). Differentiable."""
-    if backend_for(logits, _masked_log_softmax_fwd) == "triton":
+    if backend_for(logits) == "triton":
         return masked_log_softmax_triton(logits, mask_id, xt)
     return masked_log_softmax_reference(logits, mask_id, xt)
 
@@ -48,7 +46,7 @@ def gumbel_sample(logits: torch.Tensor, mask_id: int, *, temperature: float = 1.
     [MASK] id nor a -inf logit, with its probability, top-1/top-2, argmax and optional entropy.
     The same generator state gives the same tokens (per implementation: the reference draws
     float64 noise from the generator, Triton a Philox stream keyed by a seed drawn from it)."""
-    if backend_for(logits, _gumbel_sample_kernel) == "triton":
+    if backend_for(logits) == "triton":
         return gumbel_sample_triton(logits, mask_id, temperature=temperature,
                                     generator=generator, with_entropy=with_entropy)
     return gumbel_sample_reference(logits, mask_id, temperature=temperature,
@@ -62,7 +60,7 @@ def elbo_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask_id: int
     On the Triton path with a gradient to compute, `logits` is overwritten by its gradient during
     the forward pass (one buffer instead of an fp32 copy): callers must not read it afterwards.
     """
-    if backend_for(logits, _elbo_cross_entropy_kernel) == "triton":
+    if backend_for(logits) == "triton":
         return elbo_cross_entropy_triton(logits, targets, mask_id, weights)
     return elbo_cross_entropy_reference(logits, targets, mask_id, weights)
 

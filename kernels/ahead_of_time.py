@@ -18,7 +18,7 @@ import re
 import subprocess
 import tempfile
 
-from .triton_support import TRITON_AVAILABLE, is_interpreted, tile_shape, triton
+from .triton_support import INTERPRETED, TRITON_AVAILABLE, tile_shape, triton
 
 __all__ = ["kernel_specs", "compile_all"]
 
@@ -37,17 +37,17 @@ def kernel_specs():
         ("gumbel_sample", _gumbel_sample_kernel,
          {"logits_ptr": "*bf16", "token_ptr": "*i64", "token_prob_ptr": "*fp32",
           "top1_ptr": "*fp32", "top2_ptr": "*fp32", "argmax_ptr": "*i64", "entropy_ptr": "*fp32",
-          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed": "i64"},
+          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed_ptr": "*i64"},
          {"GREEDY": False, "WITH_ENTROPY": True, "ONE_TILE": False, "N_ROUNDS": 10}),
         ("gumbel_sample (one tile)", _gumbel_sample_kernel,
          {"logits_ptr": "*bf16", "token_ptr": "*i64", "token_prob_ptr": "*fp32",
           "top1_ptr": "*fp32", "top2_ptr": "*fp32", "argmax_ptr": "*i64", "entropy_ptr": "*fp32",
-          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed": "i64"},
+          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed_ptr": "*i64"},
          {"GREEDY": False, "WITH_ENTROPY": True, "ONE_TILE": True, "N_ROUNDS": 10}),
         ("gumbel_sample (greedy)", _gumbel_sample_kernel,
          {"logits_ptr": "*bf16", "token_ptr": "*i64", "token_prob_ptr": "*fp32",
           "top1_ptr": "*fp32", "top2_ptr": "*fp32", "argmax_ptr": "*i64", "entropy_ptr": "*fp32",
-          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed": "i64"},
+          **row_args, "stride_row": "i32", "mask_id": "i32", "scale": "fp32", "seed_ptr": "*i64"},
          {"GREEDY": True, "WITH_ENTROPY": False, "ONE_TILE": False, "N_ROUNDS": 10}),
         ("masked_log_softmax fwd", _masked_log_softmax_fwd,
          {"logits_ptr": "*bf16", "xt_ptr": "*i64", "out_ptr": "*fp32", "lse_ptr": "*fp32",
@@ -90,10 +90,10 @@ def compile_all(arch: int = 90) -> list[dict]:
 
     target = GPUTarget("cuda", arch, 32)
     records = []
+    if INTERPRETED:
+        raise RuntimeError("kernels were defined under TRITON_INTERPRET=1; run with "
+                           "TRITON_INTERPRET=0 to compile them")
     for name, kernel, signature, constexprs in kernel_specs():
-        if is_interpreted(kernel):
-            raise RuntimeError("kernels were defined under TRITON_INTERPRET=1; run with "
-                               "TRITON_INTERPRET=0 to compile them")
         for block_r, block_v, warps in TILES:
             consts = {**constexprs, "BLOCK_R": block_r, "BLOCK_V": block_v}
             sig = {**signature, **{k: "constexpr" for k in consts}}

@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from .triton_support import FLOAT_DTYPES, TRITON_AVAILABLE, is_interpreted
+from .triton_support import FLOAT_DTYPES, INTERPRETED, TRITON_AVAILABLE
 
 __all__ = ["ENV_VAR", "BACKENDS", "requested_backend", "backend_for"]
 
@@ -31,9 +31,8 @@ def requested_backend() -> str:
     return choice
 
 
-def backend_for(tensor: torch.Tensor, kernel=None) -> str:
-    """`triton` or `reference` for an op on `tensor` (kernel: the Triton kernel it would launch,
-    used to tell whether CPU tensors can run on the interpreter)."""
+def backend_for(tensor: torch.Tensor) -> str:
+    """`triton` or `reference` for an op on `tensor`."""
     choice = requested_backend()
     if choice == "reference":
         return "reference"
@@ -43,7 +42,7 @@ def backend_for(tensor: torch.Tensor, kernel=None) -> str:
     if not TRITON_AVAILABLE:
         raise RuntimeError(f"{ENV_VAR}=triton but triton is not installed "
                            f"(pip install triton, Linux only)")
-    if not tensor.is_cuda and not is_interpreted(kernel):
+    if not tensor.is_cuda and not INTERPRETED:
         raise RuntimeError(f"{ENV_VAR}=triton on {tensor.device} tensors needs Triton's "
                            f"interpreter: set TRITON_INTERPRET=1 before importing maskdiff")
     return "triton"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .online_softmax import row_log2_normaliser
-from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
+from .triton_support import INTERPRETED, as_rows, tile_shape, tl, triton
 
 __all__ = ["elbo_cross_entropy_triton"]
 
@@ -72,8 +72,7 @@ class _ElboCrossEntropy(torch.autograd.Function):
         grad = torch.empty_like(x) if (write_grad and not overwrite_logits) else x
         loss = torch.empty(R, dtype=torch.float32, device=x.device)
         if R > 0:
-            block_r, block_v, warps = tile_shape(R, V,
-                                                 is_interpreted(_elbo_cross_entropy_kernel))
+            block_r, block_v, warps = tile_shape(R, V, INTERPRETED)
             _elbo_cross_entropy_kernel[(triton.cdiv(R, block_r),)](
                 x, grad, targets.reshape(R).contiguous(),
                 weights.reshape(R).contiguous() if weights is not None else loss, loss,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .online_softmax import row_log2_normaliser
-from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
+from .triton_support import INTERPRETED, as_rows, tile_shape, tl, triton
 
 __all__ = ["masked_log_softmax_triton"]
 
@@ -96,7 +96,7 @@ class _MaskedLogSoftmax(torch.autograd.Function):
         out = torch.empty((R, V), dtype=torch.float32, device=x.device)
         lse = torch.empty(R, dtype=torch.float32, device=x.device)
         if R > 0:
-            block_r, block_v, warps = tile_shape(R, V, is_interpreted(_masked_log_softmax_fwd))
+            block_r, block_v, warps = tile_shape(R, V, INTERPRETED)
             _masked_log_softmax_fwd[(triton.cdiv(R, block_r),)](
                 x, xt_rows if xt_rows is not None else lse, out, lse, R, V, x.stride(0),
                 int(mask_id), HAS_XT=xt_rows is not None, BLOCK_R=block_r, BLOCK_V=block_v,
@@ -112,7 +112,7 @@ class _MaskedLogSoftmax(torch.autograd.Function):
         g = grad_out.reshape(R, V).contiguous()
         dx = torch.empty((R, V), dtype=ctx.dtype, device=out.device)
         if R > 0:
-            block_r, block_v, warps = tile_shape(R, V, is_interpreted(_masked_log_softmax_bwd))
+            block_r, block_v, warps = tile_shape(R, V, INTERPRETED)
             _masked_log_softmax_bwd[(triton.cdiv(R, block_r),)](
                 g, out, xt_rows if xt_rows is not None else out, dx, R, V, ctx.mask_id,
                 HAS_XT=xt_rows is not None, BLOCK_R=block_r, BLOCK_V=block_v, num_warps=warps)

@@ -28,9 +28,9 @@ from __future__ import annotations
 import torch
 
 from .sampler import SampleOutput
-from .triton_support import as_rows, is_interpreted, tile_shape, tl, triton
+from .triton_support import INTERPRETED, as_rows, tile_shape, tl, triton
 
-__all__ = ["gumbel_sample_triton", "seed_from_generator"]
+__all__ = ["gumbel_sample_triton", "draw_seed"]
 
 LOG2E = 1.4426950408889634
 
@@ -71,12 +71,14 @@ def _gumbel_argmax(y, seed, start, rows, N_ROUNDS: tl.constexpr, BLOCK_R: tl.con
 @triton.jit
 def _gumbel_sample_kernel(
     logits_ptr, token_ptr, token_prob_ptr, top1_ptr, top2_ptr, argmax_ptr, entropy_ptr,
-    n_rows, vocab, stride_row, mask_id, scale, seed,
+    n_rows, vocab, stride_row, mask_id, scale, seed_ptr,
     GREEDY: tl.constexpr, WITH_ENTROPY: tl.constexpr, ONE_TILE: tl.constexpr,
     N_ROUNDS: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_V: tl.constexpr,
 ):
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_ok = rows < n_rows
+    if not GREEDY:
+        seed = tl.load(seed_ptr)  # read on the device: drawing it needs no host sync
     row_base = logits_ptr + rows.to(tl.int64) * stride_row  # 64-bit: rows * V may pass 2^31
     local = tl.arange(0, BLOCK_V)
     neg_inf = float("-inf")
@@ -160,10 +162,11 @@ def _gumbel_sample_kernel(
         tl.store(entropy_ptr + rows, 0.6931471805599453 * (log2_s - ent / s), mask=row_ok)
 
 
-def seed_from_generator(generator: torch.Generator | None, device: torch.device) -> int:
-    """A fresh 62-bit Philox key from `generator` (or torch's default RNG on `device`)."""
+def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """A fresh 62-bit Philox key, (1,) int64 on `device`, from `generator` (or torch's default
+    RNG there). It stays a tensor: the kernel reads it, so no sampling step waits on the host."""
     where = generator.device if generator is not None else device
-    return int(torch.randint(0, 2**62, (1,), generator=generator, device=where).item())
+    return torch.randint(0, 2**62, (1,), generator=generator, device=where).to(device)
 
 
 def gumbel_sample_triton(
@@ -187,21 +190,24 @@ def gumbel_sample_triton(
     x = as_rows(logits, "logits")
     R, V = x.shape
     greedy = temperature == 0
-    if seed is None and not greedy:
-        seed = seed_from_generator(generator, x.device)
     dev = x.device
+    if greedy:
+        key = None
+    elif seed is None:
+        key = draw_seed(generator, dev)
+    else:
+        key = torch.tensor([seed], dtype=torch.long, device=dev)
     token = torch.empty(R, dtype=torch.long, device=dev)
     argmax = torch.empty(R, dtype=torch.long, device=dev)
     token_prob, top1, top2 = (torch.empty(R, dtype=torch.float32, device=dev) for _ in range(3))
     entropy = torch.empty(R, dtype=torch.float32, device=dev) if with_entropy else token_prob
     if R > 0:
-        block_r, block_v, warps = tile_shape(R, V, is_interpreted(_gumbel_sample_kernel))
+        block_r, block_v, warps = tile_shape(R, V, INTERPRETED)
         _gumbel_sample_kernel[(triton.cdiv(R, block_r),)](
             x, token, token_prob, top1, top2, argmax, entropy,
             R, V, x.stride(0), int(mask_id), LOG2E / (1.0 if greedy else float(temperature)),
-            int(seed or 0), GREEDY=greedy, WITH_ENTROPY=with_entropy, ONE_TILE=V <= block_v,
-            N_ROUNDS=n_rounds,
-            BLOCK_R=block_r, BLOCK_V=block_v, num_warps=warps)
+            key, GREEDY=greedy, WITH_ENTROPY=with_entropy, ONE_TILE=V <= block_v,
+            N_ROUNDS=n_rounds, BLOCK_R=block_r, BLOCK_V=block_v, num_warps=warps)
     shape = lambda t: t.view(lead)  # noqa: E731
     return SampleOutput(shape(token), shape(token_prob), shape(top1), shape(top2), shape(argmax),
                         shape(entropy) if with_entropy else None)

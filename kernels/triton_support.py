@@ -16,7 +16,7 @@ try:  # pragma: no cover - exercised wherever triton is installed
 except ImportError:  # pragma: no cover - platforms without a triton wheel
     triton = tl = InterpretedFunction = None
 
-__all__ = ["triton", "tl", "TRITON_AVAILABLE", "is_interpreted", "tile_shape", "as_rows",
+__all__ = ["triton", "tl", "TRITON_AVAILABLE", "INTERPRETED", "tile_shape", "as_rows",
            "FLOAT_DTYPES"]
 
 TRITON_AVAILABLE = triton is not None
@@ -31,6 +31,23 @@ FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 def is_interpreted(kernel) -> bool:
     """True when `kernel` was defined under TRITON_INTERPRET=1 (runs on CPU tensors)."""
     return InterpretedFunction is not None and isinstance(kernel, InterpretedFunction)
+
+
+def _kernels_are_interpreted() -> bool:
+    """Whether the kernels of this package run on Triton's interpreter: they are all defined at
+    import, right after this probe, so they get the decision the probe gets."""
+    if not TRITON_AVAILABLE:
+        return False
+
+    @triton.jit
+    def probe():
+        pass
+
+    return is_interpreted(probe)
+
+
+# True when TRITON_INTERPRET=1 was set before import: the kernels then run on CPU tensors.
+INTERPRETED = _kernels_are_interpreted()
 
 
 def _next_pow2(n: int) -> int:

@@ -227,7 +227,7 @@ def _sample(args) -> int:
     return 0
 
 
-def _require_positive(**options) -> None:
+def require_positive(**options) -> None:
     """Refuse option values below 1 (lists are checked element by element; None is a default)."""
     for name, value in options.items():
         for v in value if isinstance(value, list) else [value]:
@@ -243,7 +243,7 @@ def _sudoku_train(args) -> int:
     from .tasks.sudoku import SHIPPED_DIR
     from .tasks.sudoku_train import train_sudoku
 
-    _require_positive(threads=args.threads, steps=args.steps)
+    require_positive(threads=args.threads, steps=args.steps)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
@@ -289,7 +289,7 @@ def _sudoku_solve(args) -> int:
     from .tasks.sudoku_board import (PuzzleError, count_solutions, find_conflict, format_board,
                                      parse_board, pretty_board)
 
-    _require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
+    require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
     puzzles = []
     for where, text in _read_puzzles(args):
         try:
@@ -335,14 +335,14 @@ def _sudoku_solve(args) -> int:
 def _sudoku_demo(args) -> int:
     from .tasks.sudoku_benchmark import run_demo
 
-    _require_positive(per_bucket=args.per_bucket, nfe=args.nfe)
+    require_positive(per_bucket=args.per_bucket, nfe=args.nfe)
     return run_demo(args)
 
 
 def _sudoku_bench(args) -> int:
     from .tasks.sudoku_benchmark import run_from_cli
 
-    _require_positive(nfe=args.nfe, best_of=args.best_of, best_of_nfe=args.best_of_nfe,
+    require_positive(nfe=args.nfe, best_of=args.best_of, best_of_nfe=args.best_of_nfe,
                       per_bucket=args.per_bucket)
     return run_from_cli(args)
 

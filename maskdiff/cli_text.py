@@ -66,11 +66,11 @@ def _parse_overrides(items: list[str]) -> dict:
 def _train(args) -> int:
     import torch
 
+    from .cli import require_positive
     from .tasks.text_train import load_run_config, run_text_training
 
+    require_positive(threads=args.threads)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     config = load_run_config(args.config, _parse_overrides(args.set))
     record = run_text_training(config, args.out, resume=not args.no_resume)
