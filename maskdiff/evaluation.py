@@ -31,16 +31,19 @@ import torch
 from . import kernels
 from .models import MaskedDiffusionModel
 from .objectives import diffusion_loss, noise_batch
-from .schedules import Schedule
+from .schedules import Schedule, resolve_schedule
 
 __all__ = ["PerplexityBound", "perplexity_bound", "monte_carlo_bound", "exact_elbo", "any_order_log_likelihood",
            "importance_weighted_bound", "marginal_bound", "distribution_metrics", "DistributionMetrics"]
 
 
 @torch.no_grad()
-def monte_carlo_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
-                      num_samples: int = 16, maskable=None, generator=None) -> tuple[float, float]:
-    """(mean, standard error) of the per-token negative ELBO over `num_samples` draws."""
+def monte_carlo_bound(model: MaskedDiffusionModel, x0: torch.Tensor,
+                      schedule: Schedule | str | None = None, *, num_samples: int = 16,
+                      maskable=None, generator=None) -> tuple[float, float]:
+    """(mean, standard error) of the per-token negative ELBO over `num_samples` draws (schedule
+    None: the model's own)."""
+    schedule = resolve_schedule(schedule, model.config.schedule)
     values = [float(diffusion_loss(model, x0, schedule, maskable=maskable,
                                    generator=generator).bound) for _ in range(num_samples)]
     return _mean_and_se(values)
@@ -148,13 +151,16 @@ def _mean_and_se(values: list[float]) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def importance_weighted_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
-                              num_latents: int = 16, num_times: int = 8, maskable=None,
+def importance_weighted_bound(model: MaskedDiffusionModel, x0: torch.Tensor,
+                              schedule: Schedule | str | None = None, *, num_latents: int = 16,
+                              num_times: int = 8, maskable=None,
                               generator=None) -> tuple[float, float]:
     """The double-ELBO objective tightened with K = num_latents samples of z per block:
     -log p(x^M | xt) <= -log mean_k p(x^M | xt, z_k) p(z_k) / q(z_k | x0, xt), weighted by w(t).
-    Averaged over `num_times` draws of t; returns (mean, standard error) per token."""
+    Averaged over `num_times` draws of t; returns (mean, standard error) per token. schedule None:
+    the model's own."""
     cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
     B, nb, b = x0.shape[0], cfg.num_blocks, cfg.block_size
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     values = []
@@ -169,15 +175,17 @@ def importance_weighted_bound(model: MaskedDiffusionModel, x0: torch.Tensor, sch
 
 
 @torch.no_grad()
-def marginal_bound(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
-                   num_latents: int = 32, num_times: int = 8, maskable=None,
-                   generator=None) -> tuple[float, float]:
+def marginal_bound(model: MaskedDiffusionModel, x0: torch.Tensor,
+                   schedule: Schedule | str | None = None, *, num_latents: int = 32,
+                   num_times: int = 8, maskable=None, generator=None) -> tuple[float, float]:
     """Valid negative ELBO per token of a VMD model (mean, standard error over `num_times` draws).
 
     Continuous-time masked diffusion unmasks one token at a time, so its ELBO needs only the
     single-token marginals p(x^i | xt) = E_{p(z)} p(x^i | xt, z). Each is estimated as
     mean_k p(x^i | xt, z_k) p(z_k) / q(z_k | x0, xt) with z_k ~ q; by Jensen, -log of that
-    estimate is an upper bound in expectation, so the result never undercuts -log p(x0)."""
+    estimate is an upper bound in expectation, so the result never undercuts -log p(x0).
+    schedule None: the model's own."""
+    schedule = resolve_schedule(schedule, model.config.schedule)
     block_of = torch.arange(model.config.seq_len, device=x0.device) // model.config.block_size
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     values = []
@@ -219,20 +227,23 @@ class PerplexityBound:
 
 
 @torch.no_grad()
-def perplexity_bound(model: MaskedDiffusionModel, sequences: torch.Tensor, schedule: Schedule, *,
-                     passes: int = 4, batch_size: int = 64, num_latents: int = 16, seed: int = 0,
+def perplexity_bound(model: MaskedDiffusionModel, sequences: torch.Tensor,
+                     schedule: Schedule | str | None = None, *, passes: int = 4,
+                     batch_size: int = 64, num_latents: int = 16, seed: int = 0,
                      progress: bool = False) -> PerplexityBound:
     """Perplexity bound of `model` on held-out `sequences` (N, L), deterministic for a seed.
 
     Each pass draws fresh times (stratified across each batch) and masks for every sequence;
     the result is the mean over passes with its standard error. AR (block size 1), block
     diffusion and MDM use the diffusion ELBO; VMD models the importance-weighted marginal bound
-    with `num_latents` samples of z (the double-ELBO objective is not a bound, see objectives)."""
+    with `num_latents` samples of z (the double-ELBO objective is not a bound, see objectives).
+    schedule None: the model's own."""
     from tqdm.auto import tqdm
 
     if passes < 1 or batch_size < 1:
         raise ValueError(f"passes and batch_size must be >= 1, got {passes}, {batch_size}")
     cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
     if sequences.dim() != 2 or sequences.shape[1] != cfg.seq_len:
         raise ValueError(f"sequences must have shape (N, {cfg.seq_len}), got {tuple(sequences.shape)}")
     device = next(model.parameters()).device

@@ -26,7 +26,7 @@ from . import kernels
 from .models import MaskedDiffusionModel
 from .models.diffusion_model import Layout
 from .process import check_tokens, mask_tokens, sample_times
-from .schedules import Schedule
+from .schedules import Schedule, resolve_schedule
 
 __all__ = ["LossOutput", "NoisedBatch", "TrainingNoise", "draw_times", "draw_training_noise",
            "noise_batch", "diffusion_loss", "kl_weight"]
@@ -76,11 +76,12 @@ class TrainingNoise:
         return TrainingNoise(self.t[index].to(device), self.mask_u[index].to(device), eps)
 
 
-def draw_times(model: MaskedDiffusionModel, schedule: Schedule, batch_size: int, *,
+def draw_times(model: MaskedDiffusionModel, schedule: Schedule | str | None, batch_size: int, *,
                generator: torch.Generator | None = None, antithetic: bool = True,
                t_min: float = 1e-4, t_max: float = 1.0,
                device: torch.device | str | None = None) -> torch.Tensor:
-    """Diffusion times per block (B, num_blocks), antithetic across the batch.
+    """Diffusion times per block (B, num_blocks), antithetic across the batch (schedule None: the
+    model's own).
 
     Autoregressive models (one-token blocks, no latent or time input) get t = 1 when the schedule
     masks every token there with ELBO weight 1: a one-token block's term w(t) 1[masked]
@@ -88,6 +89,7 @@ def draw_times(model: MaskedDiffusionModel, schedule: Schedule, batch_size: int,
     plain AR loss, with no Monte Carlo noise. The times are still drawn, so the random stream is
     the same either way."""
     cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
     nb = cfg.num_blocks
     t = sample_times(batch_size * nb, generator=generator, antithetic=antithetic, t_min=t_min,
                      t_max=t_max, device=device).view(batch_size, nb)
@@ -103,12 +105,13 @@ def _scores_everything_exactly(schedule: Schedule) -> bool:
     return abs(float(schedule.weight(one) * schedule.mask_prob(one)) - 1.0) < 1e-6
 
 
-def draw_training_noise(model: MaskedDiffusionModel, schedule: Schedule, batch_size: int, *,
+def draw_training_noise(model: MaskedDiffusionModel, schedule: Schedule | str | None,
+                        batch_size: int, *,
                         generator: torch.Generator | None = None, antithetic: bool = True,
                         t_min: float = 1e-4, t_max: float = 1.0,
                         device: torch.device | str | None = None) -> TrainingNoise:
     """Draw t, mask uniforms and latent noise as `diffusion_loss` itself would (same order,
-    same values)."""
+    same values; schedule None: the model's own)."""
     cfg = model.config
     t = draw_times(model, schedule, batch_size, generator=generator, antithetic=antithetic,
                    t_min=t_min, t_max=t_max, device=device)
@@ -127,14 +130,16 @@ def kl_weight(step: int, warmup_steps: int) -> float:
     return min(1.0, step / warmup_steps)
 
 
-def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule, *,
+def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor,
+                schedule: Schedule | str | None = None, *,
                 maskable: torch.Tensor | None = None, t: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, antithetic: bool = True,
                 t_min: float = 1e-4, t_max: float = 1.0,
                 mask_u: torch.Tensor | None = None) -> NoisedBatch:
     """Draw t per block (antithetic across the batch) and mask x0 accordingly (with the given
-    uniforms `mask_u` (B, L) instead of fresh ones, when passed)."""
+    uniforms `mask_u` (B, L) instead of fresh ones, when passed). schedule None: the model's own."""
     cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
     check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
     if t is None:
@@ -151,7 +156,7 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedul
 def diffusion_loss(
     model: MaskedDiffusionModel,
     x0: torch.Tensor,
-    schedule: Schedule,
+    schedule: Schedule | str | None = None,
     *,
     maskable: torch.Tensor | None = None,
     beta: float = 1.0,
@@ -169,9 +174,11 @@ def diffusion_loss(
     never scored). beta scales the KL (annealing); free_bits (nats per latent dimension and block)
     stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
     noise: pre-drawn randomness (see `draw_training_noise`); without it, t, masks and latent
-    noise are drawn here from `generator`, in the same order.
+    noise are drawn here from `generator`, in the same order. schedule: a Schedule or its name;
+    None uses the model's own (`ModelConfig.schedule`).
     """
     cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
     if noise is not None:
         t = noise.t
     noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,

@@ -22,7 +22,7 @@ import torch
 from . import kernels
 from .models import MaskedDiffusionModel
 from .process import check_tokens
-from .schedules import Schedule, get_schedule
+from .schedules import Schedule, get_schedule, resolve_schedule
 
 __all__ = ["SamplerConfig", "SampleResult", "generate", "ORDERS", "Z_POLICIES", "METHODS",
            "commit_counts"]
@@ -42,9 +42,11 @@ class SamplerConfig:
     temperature: 0 commits the argmax, > 0 samples at that temperature. score_noise: scale of
     Gumbel noise added to the ranking scores. z_policy: how VMD latents are drawn (see module doc);
     latent_temperature scales the standard deviation of the latent draws (1 = the model's prior).
-    schedule: noise schedule of the ancestral time grid. kv_cache: with several blocks, keep the
-    keys/values of finished blocks so each denoiser call processes only the current block (same
-    result as recomputing the prefix; not used with a learned prior, which reads the prefix).
+    schedule: the noise schedule to decode with (None: the model's own, `ModelConfig.schedule`),
+    which sets the ancestral time grid and the time a time-conditioned model reads. kv_cache:
+    with several blocks, keep the keys/values of finished blocks so each denoiser call processes
+    only the current block (same result as recomputing the prefix; not used with a learned prior,
+    which reads the prefix).
     """
 
     nfe: int | None = None
@@ -54,7 +56,7 @@ class SamplerConfig:
     score_noise: float = 0.0
     z_policy: str = "fixed"
     latent_temperature: float = 1.0
-    schedule: str = "linear"
+    schedule: str | None = None
     kv_cache: bool = True
 
     def __post_init__(self):
@@ -73,7 +75,8 @@ class SamplerConfig:
             raise ValueError(f"latent_temperature must be > 0, got {self.latent_temperature}")
         if self.score_noise < 0:
             raise ValueError(f"score_noise must be >= 0, got {self.score_noise}")
-        get_schedule(self.schedule)
+        if self.schedule is not None:
+            get_schedule(self.schedule)
 
 
 @dataclass
@@ -178,7 +181,7 @@ def generate(
     cache = None
     if config.kv_cache and cfg.num_blocks > 1 and model.prior_net is None:
         cache = model.new_cache()
-    schedule = get_schedule(config.schedule)
+    schedule = resolve_schedule(config.schedule, cfg.schedule)
     nfe = 0
     was_training = model.training
     model.eval()
@@ -196,7 +199,7 @@ def generate(
                           else model.sampling_layout(x[:, :end]))
                 z = latents.for_step(layout, k, step, x, last_argmax)
                 still_masked = block_x == cfg.mask_id  # (B, b)
-                t = _block_time(cfg, still_masked, n_block, x, step, steps[k], config)
+                t = _block_time(cfg, still_masked, n_block, x, step, steps[k], config, schedule)
                 logits = model.logits(layout, t, z, cache)  # (B, b, V + 1)
                 nfe += 1
                 out = kernels.gumbel_sample(logits[still_masked], cfg.mask_id,
@@ -226,15 +229,17 @@ def _token_temperature(config: SamplerConfig) -> float:
     return config.temperature
 
 
-def _block_time(cfg, still_masked, n_block, x, step, steps, config):
-    """Time fed to time-conditioned models: the grid time (ancestral) or the masked fraction."""
+def _block_time(cfg, still_masked, n_block, x, step, steps, config, schedule):
+    """Time fed to time-conditioned models: the grid time (ancestral), or the time at which the
+    schedule's expected masked fraction 1 - alpha(t) equals the block's masked fraction."""
     if not cfg.time_conditioning:
         return None
     B = x.shape[0]
     if config.method == "ancestral":
         t_block = torch.full((B,), 1.0 - step / steps, device=x.device)
     else:
-        t_block = still_masked.sum(-1).float() / n_block.clamp_min(1).float()
+        fraction = still_masked.sum(-1).float() / n_block.clamp_min(1).float()
+        t_block = schedule.time_at_mask_prob(fraction)
     return t_block[:, None].expand(B, cfg.num_blocks)
 
 

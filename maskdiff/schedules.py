@@ -1,7 +1,7 @@
 """Noise schedules alpha(t): the probability that a token is still clean at time t in [0, 1].
 
-Each schedule gives alpha(t), its derivative alpha'(t) and the continuous-time ELBO weight
-w(t) = -alpha'(t) / (1 - alpha(t)). For a time-agnostic denoiser every schedule gives the same
+Each schedule gives alpha(t), its derivative alpha'(t), its inverse (`time_at`) and the
+continuous-time ELBO weight w(t) = -alpha'(t) / (1 - alpha(t)). For a time-agnostic denoiser every schedule gives the same
 ELBO (substitute a = alpha(t) in the integral); only the variance of its Monte Carlo estimate
 changes. That fact is tested.
 """
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Schedule", "Linear", "Cosine", "LogLinear", "Polynomial", "get_schedule", "SCHEDULES"]
+__all__ = ["Schedule", "Linear", "Cosine", "LogLinear", "Polynomial", "get_schedule",
+           "resolve_schedule", "SCHEDULES"]
 
 
 class Schedule:
-    """Base class: subclasses define `alpha` and `alpha_prime` on a tensor of times."""
+    """Base class: subclasses define `alpha`, `alpha_prime` and `time_at_mask_prob` on tensors."""
 
     name = "base"
 
@@ -30,6 +31,14 @@ class Schedule:
     def mask_prob(self, t: torch.Tensor) -> torch.Tensor:
         """1 - alpha(t): the probability that a token is masked at time t."""
         return 1.0 - self.alpha(t)
+
+    def time_at_mask_prob(self, p: torch.Tensor) -> torch.Tensor:
+        """The time t in [0, 1] at which 1 - alpha(t) = p (the inverse of `mask_prob`)."""
+        raise NotImplementedError
+
+    def time_at(self, alpha: torch.Tensor) -> torch.Tensor:
+        """The time t in [0, 1] at which alpha(t) = alpha (the inverse of `alpha`)."""
+        return self.time_at_mask_prob(1.0 - alpha)
 
     def weight(self, t: torch.Tensor) -> torch.Tensor:
         """ELBO weight w(t) = -alpha'(t) / (1 - alpha(t)) (= 1/t for the linear schedule)."""
@@ -55,6 +64,9 @@ class Linear(Schedule):
     def alpha_prime(self, t):
         return torch.full_like(t, -1.0)
 
+    def time_at_mask_prob(self, p):
+        return p.clamp(0.0, 1.0)
+
 
 class Cosine(Schedule):
     """alpha(t) = cos(pi t / 2)."""
@@ -66,6 +78,10 @@ class Cosine(Schedule):
 
     def alpha_prime(self, t):
         return -0.5 * math.pi * torch.sin(0.5 * math.pi * t)
+
+    def time_at_mask_prob(self, p):
+        # 1 - cos(pi t / 2) = 2 sin^2(pi t / 4): accurate for small p, unlike arccos(1 - p).
+        return (4.0 / math.pi) * torch.asin(torch.sqrt(p.clamp(0.0, 1.0) / 2.0))
 
 
 @dataclass(repr=True)
@@ -85,6 +101,10 @@ class LogLinear(Schedule):
     def alpha_prime(self, t):
         return torch.full_like(t, -(1.0 - self.eps))
 
+    def time_at_mask_prob(self, p):
+        # Mask probabilities above 1 - eps are never reached; they map to t = 1.
+        return (p / (1.0 - self.eps)).clamp(0.0, 1.0)
+
 
 @dataclass(repr=True)
 class Polynomial(Schedule):
@@ -103,6 +123,9 @@ class Polynomial(Schedule):
     def alpha_prime(self, t):
         return -self.power * t.pow(self.power - 1.0)
 
+    def time_at_mask_prob(self, p):
+        return p.clamp(0.0, 1.0).pow(1.0 / self.power)
+
 
 SCHEDULES = {"linear": Linear, "cosine": Cosine, "log-linear": LogLinear, "polynomial": Polynomial}
 
@@ -117,3 +140,8 @@ def get_schedule(name: str | Schedule, **kwargs) -> Schedule:
     if key not in SCHEDULES:
         raise ValueError(f"unknown noise schedule {name!r}; choose one of {sorted(SCHEDULES)}")
     return SCHEDULES[key](**kwargs)
+
+
+def resolve_schedule(schedule: str | Schedule | None, default: str | Schedule) -> Schedule:
+    """`schedule` (a Schedule or its name) as a Schedule, or `default` when it is None."""
+    return get_schedule(default if schedule is None else schedule)

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .models import MaskedDiffusionModel, load_model, save_model
 from .objectives import TrainingNoise, diffusion_loss, draw_training_noise, kl_weight
-from .schedules import Schedule, get_schedule
+from .schedules import get_schedule
 
 __all__ = ["Batch", "BatchSource", "TrainConfig", "TrainResult", "DiffusionObjective", "train",
            "hardware_description", "METRICS_NAME", "MIXED_PRECISION"]
@@ -72,7 +72,6 @@ class TrainConfig:
     grad_accum_steps: int = 1
     mixed_precision: str = "auto"
     ema_decay: float = 0.0
-    schedule: str = "linear"
     antithetic: bool = True
     t_min: float = 1e-4
     t_max: float = 1.0  # with t_min, a training focus on some mask ratios (no longer the ELBO)
@@ -110,7 +109,6 @@ class TrainConfig:
         if self.batch_size % self.grad_accum_steps:
             raise ValueError(f"TrainConfig.batch_size={self.batch_size} must be divisible by "
                              f"grad_accum_steps={self.grad_accum_steps}")
-        get_schedule(self.schedule)
 
 
 @dataclass
@@ -156,11 +154,13 @@ METRICS_NAME = "metrics.jsonl"
 
 class DiffusionObjective(nn.Module):
     """The model plus its loss, as one module: what accelerate prepares (and DDP wraps), so the
-    loss's forward pass runs through the wrapper's hooks (mixed precision, gradient sync)."""
+    loss's forward pass runs through the wrapper's hooks (mixed precision, gradient sync). The
+    loss uses the model's own noise schedule."""
 
-    def __init__(self, model: MaskedDiffusionModel, schedule: Schedule, free_bits: float):
+    def __init__(self, model: MaskedDiffusionModel, free_bits: float):
         super().__init__()
-        self.model, self.schedule, self.free_bits = model, schedule, free_bits
+        self.model, self.free_bits = model, free_bits
+        self.schedule = get_schedule(model.config.schedule)
 
     def forward(self, x0: torch.Tensor, maskable: torch.Tensor | None, noise: TrainingNoise,
                 beta: float):
@@ -263,7 +263,6 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
 
     config = config or TrainConfig()
     out_path = Path(out_dir) if out_dir is not None else None
-    schedule = get_schedule(config.schedule)
     precision = _resolve_precision(config.mixed_precision)
     _allow_new_precision(precision)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision,
@@ -308,7 +307,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
             ema.load_state_dict(resumed["ema"])
     raw_model = model
     objective, optimizer = accelerator.prepare(
-        DiffusionObjective(model, schedule, config.free_bits), optimizer)
+        DiffusionObjective(model, config.free_bits), optimizer)
     device = accelerator.device
     if ema is not None:
         ema.to(device)
@@ -330,7 +329,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     t0 = time.perf_counter()
     for step in range(start_step, config.steps):
         batch = data.sample(config.batch_size, generator)
-        noise = draw_training_noise(raw_model, schedule, config.batch_size, generator=generator,
+        noise = draw_training_noise(raw_model, None, config.batch_size, generator=generator,
                                     antithetic=config.antithetic, t_min=config.t_min,
                                     t_max=config.t_max)
         beta = kl_weight(step, config.kl_warmup_steps)

@@ -174,3 +174,18 @@ def test_perplexity_bound_uses_the_valid_bound_for_vmd():
     assert "marginal" in r.kind
     with pytest.raises(ValueError, match="shape"):
         perplexity_bound(model, x[:, :4], get_schedule("linear"))
+
+
+def test_bounds_default_to_the_model_schedule():
+    from maskdiff.evaluation import marginal_bound, monte_carlo_bound
+
+    x = torch.randint(0, 3, (4, 3), generator=torch.Generator().manual_seed(0))
+    for bound, overrides in ((monte_carlo_bound, {}), (marginal_bound, dict(latent_dim=2))):
+        model = tiny_model(schedule="polynomial", **overrides)
+        own = bound(model, x, generator=torch.Generator().manual_seed(1))
+        named = bound(model, x, "polynomial", generator=torch.Generator().manual_seed(1))
+        other = bound(model, x, "linear", generator=torch.Generator().manual_seed(1))
+        assert own == named != other
+    ppl = [perplexity_bound(tiny_model(schedule="cosine"), x, s, passes=2).nats_per_token
+           for s in (None, "cosine", "linear")]
+    assert ppl[0] == ppl[1] != ppl[2]

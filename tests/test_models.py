@@ -15,6 +15,8 @@ from .conftest import tiny_model
     ("latent_dim", -1, "latent_dim must be an integer >= 0"),
     ("prior", "flow", "prior must be one of"),
     ("dropout", 1.0, "dropout must lie in"),
+    ("schedule", "sqrt", "ModelConfig.schedule: unknown noise schedule 'sqrt'"),
+    ("schedule", None, "ModelConfig.schedule must be a schedule name"),
 ])
 def test_config_errors_name_the_field(field, value, match):
     kwargs = dict(vocab_size=5, seq_len=8, d_model=32, n_heads=4)
@@ -41,6 +43,16 @@ def test_save_load_round_trip(tmp_path, overrides):
     a = generate(model, batch_size=4, config=cfg, generator=torch.Generator().manual_seed(0))
     b = generate(loaded, batch_size=4, config=cfg, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a.tokens, b.tokens)
+
+
+def test_config_saved_without_a_schedule_loads_as_linear(tmp_path):
+    model = tiny_model(vocab_size=5, seq_len=8)
+    save_model(model, tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    payload = json.loads(path.read_text())
+    del payload["model"]["schedule"]
+    path.write_text(json.dumps(payload))
+    assert load_model(tmp_path / "m").config.schedule == "linear"
 
 
 def test_load_errors_are_clear(tmp_path):

@@ -76,3 +76,15 @@ def test_pre_drawn_training_noise_equals_the_loss_own_draws(block_size):
     pre = diffusion_loss(model, x0, schedule, noise=noise)
     assert float(pre.bound) == pytest.approx(float(own.bound), abs=1e-6)
     assert bool((noise.t == 1).all()) == (block_size == 1)
+
+
+def test_schedule_defaults_to_the_model_schedule():
+    model = tiny_model(vocab_size=5, seq_len=4, schedule="cosine")
+    x0 = torch.randint(0, 5, (8, 4), generator=torch.Generator().manual_seed(0))
+
+    def bound(*schedule):
+        return float(diffusion_loss(model, x0, *schedule,
+                                    generator=torch.Generator().manual_seed(1)).bound)
+
+    assert bound() == bound(None) == bound("cosine") == bound(get_schedule("cosine"))
+    assert bound() != bound("linear")

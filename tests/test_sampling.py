@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from maskdiff import SamplerConfig, generate
+from maskdiff import SamplerConfig, generate, get_schedule
 from maskdiff.sampling import ORDERS, Z_POLICIES, commit_counts
 
 from .conftest import tiny_model
@@ -81,6 +81,20 @@ def test_different_latents_give_different_samples():
     a = generate(model, batch_size=16, config=SamplerConfig(nfe=1),
                  generator=torch.Generator().manual_seed(0)).tokens
     assert len({tuple(r) for r in a.tolist()}) > 1  # greedy tokens, so diversity comes from z
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "polynomial", "log-linear"])
+def test_time_conditioned_model_reads_the_time_of_its_schedule(schedule):
+    """Confidence decoding feeds t with 1 - alpha(t) = the block's masked fraction."""
+    model = tiny_model(vocab_size=5, seq_len=8, time_conditioning=True, schedule=schedule)
+    seen, logits = [], model.logits
+    model.logits = lambda layout, t, *rest: seen.append(t) or logits(layout, t, *rest)
+    generate(model, batch_size=2, config=SamplerConfig(nfe=4))
+    fractions = torch.tensor([1.0, 0.75, 0.5, 0.25])
+    model_schedule = get_schedule(schedule)
+    expected = model_schedule.time_at_mask_prob(fractions)
+    assert torch.equal(torch.stack([t[0, 0] for t in seen]), expected)
+    assert float(model_schedule.mask_prob(expected[2])) == pytest.approx(0.5)
 
 
 def test_one_token_per_step_by_default():

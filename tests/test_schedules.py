@@ -24,6 +24,29 @@ def test_weight_matches_finite_difference(name):
     assert torch.allclose(s.weight(t), -derivative / (1 - s.alpha(t)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_time_at_inverts_alpha(name):
+    s = get_schedule(name)
+    t = torch.linspace(0, 1, 101, dtype=torch.float64)
+    torch.testing.assert_close(s.time_at(s.alpha(t)), t, atol=1e-6, rtol=0)
+    torch.testing.assert_close(s.time_at_mask_prob(s.mask_prob(t)), t, atol=1e-6, rtol=0)
+    alpha = s.alpha(torch.linspace(0, 1, 57, dtype=torch.float64))
+    torch.testing.assert_close(s.alpha(s.time_at(alpha)), alpha, atol=1e-12, rtol=0)
+
+
+def test_linear_time_of_a_mask_fraction_is_the_fraction_itself():
+    p = torch.rand(1000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(get_schedule("linear").time_at_mask_prob(p), p)
+
+
+def test_time_at_stays_in_the_unit_interval():
+    # log-linear never masks more than 1 - eps: a larger mask fraction maps to t = 1
+    p = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    for name in SCHEDULES:
+        t = get_schedule(name).time_at_mask_prob(p)
+        assert float(t[0]) == 0.0 and float(t[-1]) == pytest.approx(1.0)
+
+
 def test_linear_weight_is_one_over_t():
     t = torch.tensor([0.1, 0.5, 1.0], dtype=torch.float64)
     assert torch.allclose(get_schedule("linear").weight(t), 1 / t)

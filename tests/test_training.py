@@ -3,8 +3,28 @@ import math
 import pytest
 import torch
 
-from maskdiff import MaskedDiffusionModel, ModelConfig, TrainConfig, kl_weight, load_model, train
-from maskdiff.tasks.synthetic import get_dataset
+from maskdiff import (Batch, MaskedDiffusionModel, ModelConfig, TrainConfig, diffusion_loss,
+                      kl_weight, load_model, train)
+from maskdiff.objectives import draw_training_noise
+
+
+class Uniform:
+    """A batch source drawing uniformly from a fixed set of sequences."""
+
+    def __init__(self, sequences):
+        self.sequences = torch.tensor(sequences)
+        self.probs = torch.full((len(sequences),), 1 / len(sequences), dtype=torch.float64).float()
+
+    def sample(self, batch_size, generator):
+        idx = torch.multinomial(self.probs, batch_size, replacement=True, generator=generator)
+        return Batch(self.sequences[idx])
+
+
+def get_dataset(name):
+    """The synthetic sets D1 (k, k+1, k+2, k+3) and D2 (k, k+1, l, l+1), digits mod 10."""
+    if name == "d1":
+        return Uniform([[(k + j) % 10 for j in range(4)] for k in range(10)])
+    return Uniform([[k, (k + 1) % 10, l, (l + 1) % 10] for k in range(10) for l in range(10)])
 
 
 class Killed(RuntimeError):
@@ -24,10 +44,11 @@ class DiesAfter:
         return self.data.sample(batch_size, generator)
 
 
-def _model(latent_dim=4):
+def _model(latent_dim=4, **overrides):
     torch.manual_seed(0)
     return MaskedDiffusionModel(ModelConfig(vocab_size=10, seq_len=4, d_model=16, n_layers=1,
-                                            n_heads=2, block_size=2, latent_dim=latent_dim))
+                                            n_heads=2, block_size=2, latent_dim=latent_dim,
+                                            **overrides))
 
 
 def test_killed_run_resumes_exactly(tmp_path):
@@ -66,10 +87,24 @@ def test_kl_weight_ramps():
 
 
 @pytest.mark.parametrize("field,value", [("steps", 0), ("lr", 0.0), ("batch_size", -1),
-                                         ("schedule", "nope"), ("t_max", 0.0), ("t_min", 1.0)])
+                                         ("t_max", 0.0), ("t_min", 1.0)])
 def test_train_config_errors(field, value):
-    with pytest.raises(ValueError, match=field if field != "schedule" else "unknown noise schedule"):
+    with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "polynomial"])
+def test_trainer_uses_the_model_schedule(schedule):
+    """The first step's loss is the loss under the model's schedule, drawn as the trainer draws."""
+    data, model = get_dataset("d2"), _model(time_conditioning=True, schedule=schedule)
+    g = torch.Generator().manual_seed(0)
+    x0 = data.sample(8, g).x0
+    noise = draw_training_noise(model, schedule, 8, generator=g)
+    expected = float(diffusion_loss(model, x0, schedule, noise=noise).loss.detach())
+    other = float(diffusion_loss(model, x0, "linear", noise=noise).loss.detach())
+    result = train(model, data, TrainConfig(steps=1, batch_size=8, progress=False, log_every=1))
+    assert result.history[0]["loss"] == pytest.approx(expected, abs=1e-5)
+    assert result.history[0]["loss"] != pytest.approx(other, abs=1e-3)
 
 
 def test_periodic_evaluation_runs_in_eval_mode():

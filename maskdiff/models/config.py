@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..schedules import get_schedule
+
 __all__ = ["ModelConfig"]
 
 PRIORS = ("standard", "learned")
@@ -30,6 +32,8 @@ class ModelConfig:
     # None means one block covering the whole sequence (plain masked diffusion); 1 is autoregressive.
     block_size: int | None = None
     time_conditioning: bool = False
+    # Noise schedule alpha(t) the model is trained with and sampled on (a name from SCHEDULES).
+    schedule: str = "linear"
     # VMD: 0 disables the latent (plain MDM / block diffusion).
     latent_dim: int = 0
     encoder_layers: int = 1
@@ -63,6 +67,12 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.block_size={self.block_size} must divide seq_len={self.seq_len}"
             )
+        if not isinstance(self.schedule, str):
+            raise ValueError(f"ModelConfig.schedule must be a schedule name, got {self.schedule!r}")
+        try:
+            get_schedule(self.schedule)
+        except ValueError as err:
+            raise ValueError(f"ModelConfig.schedule: {err}") from None
         if not self.mlp_ratio > 0:
             raise ValueError(f"ModelConfig.mlp_ratio must be > 0, got {self.mlp_ratio}")
         if not 0.0 <= self.dropout < 1.0:
