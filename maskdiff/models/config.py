@@ -116,6 +116,16 @@ class ModelConfig:
         return self.latent_dim > 0
 
     @property
+    def method_name(self) -> str:
+        """"ar" (block size 1), "mdm" / "vmd" (one block), "bd-b<b>" / "block-vmd-b<b>"."""
+        if self.block_size == 1:
+            return "ar"
+        kind = "vmd" if self.is_vmd else "mdm"
+        if self.block_size == self.seq_len:
+            return kind
+        return ("block-vmd" if self.is_vmd else "bd") + f"-b{self.block_size}"
+
+    @property
     def has_conditioning(self) -> bool:
         """Whether blocks are modulated per token (time and/or latent through adaptive norms)."""
         return self.time_conditioning or (self.is_vmd and self.latent_injection == "adaln")
