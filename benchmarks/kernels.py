@@ -31,11 +31,14 @@ import time
 from pathlib import Path
 
 import torch
+from maskdiff.kernels import (
+    elbo_cross_entropy_reference,
+    gumbel_sample_reference,
+    masked_log_softmax_reference,
+)
+from maskdiff.kernels.triton_support import INTERPRETED
 
 from maskdiff import kernels
-from maskdiff.kernels import (elbo_cross_entropy_reference, gumbel_sample_reference,
-                              masked_log_softmax_reference)
-from maskdiff.kernels.triton_support import INTERPRETED
 
 OPS = ("sampler", "softmax", "loss")
 VARIANTS = ("eager", "compile", "triton")
@@ -195,8 +198,14 @@ def kernel_backend(name: str):
 def bench_end_to_end(args, device) -> list[dict]:
     """Training step (forward, backward, AdamW; bf16 autocast) and sampling (a full generate call)
     of a GPT-2-vocabulary MDM, with the kernels off (reference) and on (auto)."""
-    from maskdiff import (MaskedDiffusionModel, ModelConfig, SamplerConfig, diffusion_loss,
-                          generate, get_schedule)
+    from maskdiff import (
+        MaskedDiffusionModel,
+        ModelConfig,
+        SamplerConfig,
+        diffusion_loss,
+        generate,
+        get_schedule,
+    )
 
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=50257, seq_len=256, d_model=512, n_layers=6, n_heads=8)
@@ -294,7 +303,7 @@ def _shape(text: str) -> tuple[int, int]:
     try:
         rows, vocab = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"shape {text!r} is not ROWSxV (e.g. 16384x50257)")
+        raise argparse.ArgumentTypeError(f"shape {text!r} is not ROWSxV (e.g. 16384x50257)") from None
     if rows < 1 or vocab < 2:
         raise argparse.ArgumentTypeError(f"shape {text!r}: need rows >= 1 and V >= 2")
     return rows, vocab

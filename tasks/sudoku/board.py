@@ -5,7 +5,7 @@ A board is a tuple of 81 ints, row-major, 0 for a blank and 1..9 for a digit.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["PuzzleError", "parse_board", "format_board", "pretty_board", "find_conflict",
            "validate", "solve", "count_solutions", "allowed", "candidates", "PEERS", "UNITS"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from .sudoku_board import ALL, BOXES, COLS, PEERS, ROWS, UNITS, allowed, candidates, count_solutions
+from .board import ALL, BOXES, COLS, PEERS, ROWS, UNITS, allowed, candidates, count_solutions
 
 __all__ = ["random_grid", "augment", "make_puzzle", "rate", "RATINGS"]
 

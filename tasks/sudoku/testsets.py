@@ -5,7 +5,7 @@ the solution stays unique), rated, and appended to its bucket until every bucket
 `per_bucket` puzzles. Because each puzzle depends only on (seed, i), generation can stop and resume
 (progress is kept in a scratch file) and always yields the same files.
 
-    python -m maskdiff.tasks.sudoku_data --out tasks/data/sudoku --per-bucket 1000
+    python -m maskdiff.tasks.sudoku.testsets --out tasks/sudoku/data --per-bucket 1000
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import random
 import time
 from pathlib import Path
 
-from .sudoku_board import count_solutions, format_board, parse_board, solve
-from .sudoku_generate import RATINGS, make_puzzle, random_grid, rate
+from .board import count_solutions, format_board, parse_board, solve
+from .generate import RATINGS, make_puzzle, random_grid, rate
 
 __all__ = ["make_indexed_puzzle", "generate_test_sets", "write_test_set", "load_test_set", "HEADER"]
 
@@ -101,7 +101,7 @@ def load_test_set(path: str | Path, verify: bool = False) -> list[tuple[tuple[in
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Generate the fixed-seed Sudoku test sets.")
-    parser.add_argument("--out", type=Path, default=Path("tasks/data/sudoku"))
+    parser.add_argument("--out", type=Path, default=Path("tasks/sudoku/data"))
     parser.add_argument("--per-bucket", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=None,

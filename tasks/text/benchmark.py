@@ -16,37 +16,48 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
-__all__ = ["ROWS", "BUDGETS", "run_text_benchmark", "markdown_table", "row_config"]
+from maskdiff.recipe import shorten
+from maskdiff.results import Benchmark
+from maskdiff.training import TrainConfig
 
-# The shared architecture and budget; rows differ only in block size and latent.
-BASE_MODEL = {"seq_len": 64, "d_model": 96, "n_layers": 4, "n_heads": 4}
-BUDGETS = {
-    "char": {"steps": 1500, "batch_size": 32},
-    "bpe": {"steps": 600, "batch_size": 32},
+__all__ = ["ROWS", "BASES", "run_text_benchmark", "markdown_table", "row_config", "BENCHMARK"]
+
+# Two base recipes (file form; the vocabulary size comes from the tokenizer); the rows differ
+# only in block size and latent. The same trunk and token budget for every row of a corpus.
+_MODEL = {"seq_len": 64, "d_model": 96, "n_layers": 4, "n_heads": 4, "schedule": "linear"}
+_TRAIN = {"lr": 1e-3, "min_lr_ratio": 0.1, "warmup_steps": 100, "ema_decay": 0.999,
+          "checkpoint_every": 100, "eval_every": 500, "log_every": 25, "mixed_precision": "no"}
+_EVAL = {"passes": 4, "max_sequences": 256, "num_latents": 16, "samples": 2}
+BASES = {
+    "shakespeare": {"task": "text", "model": _MODEL,
+                    "train": {**_TRAIN, "steps": 1500, "batch_size": 32},
+                    "data": {"corpus": "shakespeare", "tokenizer": "char"}, "eval": _EVAL},
+    # With 50k-token logits every latent sample costs a full softmax: a smaller evaluation.
+    "bbc-news": {"task": "text", "model": _MODEL,
+                 "train": {**_TRAIN, "steps": 600, "batch_size": 32},
+                 "data": {"corpus": "bbc-news", "tokenizer": "gpt2"},
+                 "eval": {**_EVAL, "passes": 2, "max_sequences": 128, "num_latents": 8}},
 }
-EVAL = {"passes": 4, "max_sequences": 256, "num_latents": 16, "samples": 2}
-# With 50k-token logits every latent sample costs a full softmax: a smaller evaluation.
-BUDGET_EVAL = {"char": {}, "bpe": {"passes": 2, "max_sequences": 128, "num_latents": 8}}
-TRAIN = {"lr": 1e-3, "min_lr_ratio": 0.1, "warmup_steps": 100, "ema_decay": 0.999,
-         "checkpoint_every": 100, "eval_every": 500, "log_every": 25, "mixed_precision": "no"}
 VMD = {"latent_dim": 8}
 # Free bits: without them the latent collapsed (KL ~1e-5 nats/token by the end, VMD = MDM).
 VMD_TRAIN = {"kl_warmup_steps": 300, "free_bits": 0.1}
 
-# name -> (corpus, tokenizer, budget, model overrides)
+# name -> (base recipe, model overrides)
 ROWS = {
-    "ar": ("shakespeare", "char", "char", {"block_size": 1}),
-    "mdm": ("shakespeare", "char", "char", {}),
-    "bd-b4": ("shakespeare", "char", "char", {"block_size": 4}),
-    "bd-b8": ("shakespeare", "char", "char", {"block_size": 8}),
-    "vmd": ("shakespeare", "char", "char", VMD),
-    "block-vmd-b4": ("shakespeare", "char", "char", {"block_size": 4, **VMD}),
-    "block-vmd-b8": ("shakespeare", "char", "char", {"block_size": 8, **VMD}),
-    "bbc-ar": ("bbc-news", "gpt2", "bpe", {"block_size": 1}),
-    "bbc-block-vmd-b4": ("bbc-news", "gpt2", "bpe", {"block_size": 4, **VMD}),
+    "ar": ("shakespeare", {"block_size": 1}),
+    "mdm": ("shakespeare", {}),
+    "bd-b4": ("shakespeare", {"block_size": 4}),
+    "bd-b8": ("shakespeare", {"block_size": 8}),
+    "vmd": ("shakespeare", VMD),
+    "block-vmd-b4": ("shakespeare", {"block_size": 4, **VMD}),
+    "block-vmd-b8": ("shakespeare", {"block_size": 8, **VMD}),
+    "bbc-ar": ("bbc-news", {"block_size": 1}),
+    "bbc-block-vmd-b4": ("bbc-news", {"block_size": 4, **VMD}),
 }
+QUICK_STEPS = 6
 
 # The VMD paper's text8 table (test perplexity; diffusion rows are bounds) and ratios to AR.
 PAPER_TEXT8 = {"ar": 2.603, "mdm": 3.498, "bd-b4": 2.873, "bd-b8": 3.126,
@@ -54,17 +65,16 @@ PAPER_TEXT8 = {"ar": 2.603, "mdm": 3.498, "bd-b4": 2.873, "bd-b8": 3.126,
 
 
 def row_config(name: str, quick: bool = False) -> dict:
-    corpus, tokenizer, budget, model = ROWS[name]
-    train = {**TRAIN, **BUDGETS[budget]}
-    if model.get("latent_dim"):
-        train.update(VMD_TRAIN)
-    evals = {**EVAL, **BUDGET_EVAL[budget]}
-    if quick:
-        train.update(steps=6, checkpoint_every=3, eval_every=0, warmup_steps=2,
-                     kl_warmup_steps=0, log_every=2)
-        evals.update(passes=2, max_sequences=8, num_latents=2, samples=1)
-    return {"corpus": corpus, "tokenizer": tokenizer, "model": {**BASE_MODEL, **model},
-            "train": train, "eval": evals}
+    """The recipe of one row, in file form (what `maskdiff train --config` reads)."""
+    base, model = ROWS[name]
+    config = {**BASES[base], "model": {**BASES[base]["model"], **model}}
+    train = {**config["train"], **(VMD_TRAIN if model.get("latent_dim") else {})}
+    if quick:  # a smoke run: the recipe shortened by the one rule, light logging and evaluation
+        train = asdict(shorten(TrainConfig(**train), QUICK_STEPS))
+        train.update(checkpoint_every=3, eval_every=0, log_every=2)
+        config["eval"] = {**config["eval"], "passes": 2, "max_sequences": 8, "num_latents": 2,
+                          "samples": 1}
+    return {**config, "train": train}
 
 
 def _run_row(name: str, runs: Path, quick: bool) -> dict:
@@ -106,12 +116,13 @@ def _same_training(old: dict | None, new: dict) -> bool:
 
 
 def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
-    from .text import prepare_text
-    from .text_train import EvalSettings, evaluate_text_model, load_text_model
+    from .streams import prepare_text
+    from .train import EvalSettings, evaluate_text_model, load_text_model, saved_sampler
 
     model, _, text = load_text_model(folder / "model")
     data = prepare_text(text["corpus"], text["tokenizer"])
-    record.update(evaluate_text_model(model, data, EvalSettings(**config["eval"])))
+    record.update(evaluate_text_model(model, data, EvalSettings(**config["eval"]),
+                                      sampler=saved_sampler(folder / "model")))
     record["bench_config"] = config
     (folder / "run_config.json").write_text(json.dumps(config, indent=1))
     (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -138,8 +149,9 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_text_benchmark(out: Path, runs: Path, quick: bool = False, workers: int = 2,
+def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
                        only: list[str] | None = None) -> list[dict]:
+    """Train (or read back) every row; returns one record per row."""
     names = only or list(ROWS)
     unknown = sorted(set(names) - set(ROWS))
     if unknown:
@@ -148,18 +160,83 @@ def run_text_benchmark(out: Path, runs: Path, quick: bool = False, workers: int 
         raise ValueError(f"--workers must be >= 1, got {workers}")
     print(f"Training {len(names)} text models ({'quick' if quick else 'full'} budget, "
           f"{workers} workers); run folders under {runs}", flush=True)
-    t0 = time.perf_counter()
     # Rows that only need re-evaluating load models in these threads; transformers' lazy
     # imports are not thread-safe, so resolve the one they use first.
     from transformers import AutoTokenizer  # noqa: F401
     with ThreadPoolExecutor(workers) as pool:
-        rows = list(pool.map(lambda n: _run_row(n, runs, quick), names))
-    table = markdown_table(rows)
-    print(table)
-    print(f"Total wall time: {time.perf_counter() - t0:.0f}s")
-    if not quick and only is None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "text.json").write_text(json.dumps(rows, indent=1) + "\n")
-        (out / "text.md").write_text(table + "\n")
-        print(f"Wrote {out / 'text.json'} and {out / 'text.md'}")
-    return rows
+        return list(pool.map(lambda n: _run_row(n, runs, quick), names))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--quick", action="store_true", help="a smoke run (few steps), not the results")
+    parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    parser.add_argument("--runs", type=Path, default=Path("runs/text-bench"), help="run folders")
+    parser.add_argument("--only", nargs="+", default=None, help="run only these rows (by name)")
+
+
+def run(args) -> tuple[list[dict], dict]:
+    rows = run_text_benchmark(args.runs, quick=args.quick, workers=args.workers, only=args.only)
+    # a smoke run or a subset of rows is printed, never written over the results
+    return rows, {"smoke": bool(args.quick or args.only)}
+
+
+def headline(rows: list[dict], meta: dict) -> str:
+    """Shakespeare rows: the bound and its ratio to AR, beside the paper's text8 ratio."""
+    ar = {r["corpus"]: r["ppl_bound"] for r in rows if r["block_size"] == 1}
+    lines = ["| model (Shakespeare, char) | test perplexity (bound) | ratio to AR | paper text8 ratio |",
+             "|---|---|---|---|"]
+    for r in rows:
+        if r["corpus"] != "shakespeare":
+            continue
+        paper = PAPER_TEXT8.get(r["name"])
+        paper = "" if paper is None else f"{paper / PAPER_TEXT8['ar']:.3f}"
+        ratio = r["ppl_bound"] / ar["shakespeare"]
+        lines.append(f"| {r['method']} | {r['ppl_bound']:.3f} | {ratio:.3f} | {paper} |")
+    return "\n".join(lines)
+
+
+def render(rows: list[dict], meta: dict) -> str:
+    def budget(corpus):
+        r = next(r for r in rows if r["corpus"] == corpus)
+        return f"{r['steps']:,} steps x {r['train_config']['batch_size']} sequences of {r['seq_len']}"
+    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
+    return "\n".join([
+        "Every model has the same trunk per corpus and sees the same tokens ("
+        + "; ".join(f"{c}: {budget(c)}" for c in corpora) + "); the rows differ only in block "
+        "size and latent (the recipes: `tasks/text/benchmark.py`, one row as a file: "
+        "`tasks/text/configs/shakespeare_block_vmd_b4.yaml`). EMA weights are scored on the test "
+        "split. Diffusion rows are upper bounds on the perplexity; VMD rows report the valid "
+        "marginal bound (importance samples of z), with the VMD training objective beside it, "
+        "which is not a bound (see `docs/maths.md`). Per-row training times are in the data file.",
+        "",
+        markdown_table(rows),
+        "",
+        "The ratio to AR divides by the AR perplexity of the same corpus. The paper's ratios are "
+        "from its text8 table (Zhang, Schwing, Zhao, arXiv 2510.23606): larger models and budgets, "
+        "another corpus; they show the direction, not a target for these budgets.",
+    ]) + _comparisons(rows) + _row_notes(meta)
+
+
+def _comparisons(rows: list[dict]) -> str:
+    """Block-VMD against block diffusion of the same block size, computed from the rows."""
+    by_name = {r["name"]: r for r in rows}
+    lines = []
+    for b in (4, 8):
+        vmd, bd = by_name.get(f"block-vmd-b{b}"), by_name.get(f"bd-b{b}")
+        if vmd and bd:
+            verdict = "beats" if vmd["ppl_bound"] < bd["ppl_bound"] else "does not beat"
+            lines.append(f"- Block-VMD b={b} {verdict} block diffusion b={b} here: "
+                         f"{vmd['ppl_bound']:.3f} against {bd['ppl_bound']:.3f} (valid bounds).")
+    return ("\n\n### Reading the numbers\n\n" + "\n".join(lines)) if lines else ""
+
+
+def _row_notes(meta: dict) -> str:
+    """Notes the run recorded about single rows (meta["row_notes"]: name -> text)."""
+    notes = meta.get("row_notes") or {}
+    return "".join(f"\n- **{name}**: {text}" for name, text in notes.items())
+
+
+BENCHMARK = Benchmark(name="text", title="Text results", add_arguments=add_arguments, run=run,
+                      render=render, headline=headline,
+                      description="Text: AR, MDM, block diffusion, VMD and Block-VMD trained at "
+                                  "one budget per corpus")

@@ -18,8 +18,8 @@ import torch
 
 from maskdiff.training import Batch
 
-from .text_corpora import SPLITS, data_home, load_corpus
-from .text_tokenizers import load_tokenizer, separator_id
+from .corpora import SPLITS, data_home, load_corpus
+from .tokenizers import load_tokenizer, separator_id
 
 __all__ = ["TextData", "RandomWindows", "pack", "prepare_text"]
 

@@ -20,10 +20,10 @@ import os
 import re
 import shutil
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from .text_corpora import data_home, fetch_package
+from .corpora import data_home, fetch_package
 
 __all__ = ["TOKENIZER_CHOICES", "load_tokenizer", "char_tokenizer", "gpt2_tokenizer",
            "train_bpe_tokenizer", "separator_id"]

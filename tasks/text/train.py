@@ -1,13 +1,14 @@
-"""Train and evaluate text models from one config file (JSON or YAML).
+"""Train and evaluate text models from one recipe file (JSON or YAML).
 
-    corpus: shakespeare          # built-in name, local file/folder, or hub dataset
-    tokenizer: char              # char | gpt2 | bpe:<vocab size> | saved tokenizer folder
+    task: text
     out_dir: runs/shakespeare-bd4
     model: {seq_len: 128, block_size: 4, d_model: 128, n_layers: 4, n_heads: 4, latent_dim: 0}
     train: {steps: 2000, batch_size: 32, lr: 1e-3, ema_decay: 0.999, checkpoint_every: 200}
+    sampler: {method: ancestral, temperature: 1.0}    # how the end-of-run samples are drawn
+    data:  {corpus: shakespeare, tokenizer: char}     # corpus: built-in, file/folder or hub name
     eval:  {passes: 4, max_sequences: 256, num_latents: 16, samples: 3}
 
-`run_text_training` trains through the engine's trainer (any number of processes under
+`run_recipe` trains through the engine's trainer (any number of processes under
 `accelerate launch`), then writes `out_dir/model/` (weights, config, tokenizer and the training
 record) and `out_dir/results.json` (the test-set perplexity bound). The model's vocabulary size
 comes from the tokenizer.
@@ -18,22 +19,24 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from maskdiff.evaluation import perplexity_bound
-from maskdiff.models import MaskedDiffusionModel, ModelConfig, load_model, save_model
+from maskdiff.hardware import hardware_description
+from maskdiff.models import MaskedDiffusionModel, load_model, save_model
 from maskdiff.models.io import read_config
+from maskdiff.recipe import Recipe, config_section, read_recipe_file
 from maskdiff.sampling import SamplerConfig, generate
-from maskdiff.schedules import get_schedule
-from maskdiff.training import TrainConfig, hardware_description, train
+from maskdiff.training import train
 
-from .text import RandomWindows, pack, prepare_text
+from .streams import RandomWindows, pack, prepare_text
 
-__all__ = ["EvalSettings", "TextRunConfig", "load_run_config", "run_text_training",
-           "evaluate_text_model", "load_text_model", "TOKENIZER_DIR"]
+__all__ = ["EvalSettings", "TextDataSettings", "text_recipe", "load_text_recipe", "run_recipe",
+           "evaluate_text_model", "load_text_model", "saved_sampler", "TOKENIZER_DIR",
+           "DEFAULT_SAMPLER"]
 
 TOKENIZER_DIR = "tokenizer"
 
@@ -42,16 +45,15 @@ TOKENIZER_DIR = "tokenizer"
 class EvalSettings:
     """passes: seeded passes over the test sequences (the standard error comes from them);
     max_sequences: cap on test sequences (None: all); num_latents: z samples per token for VMD
-    bounds; samples: sequences generated and printed at the end; sample_nfe: their denoiser
-    calls (None: one token per step); during training, `val_sequences` validation sequences are
-    scored every train.eval_every steps."""
+    bounds; samples: sequences generated (with the recipe's sampler) and printed at the end;
+    during training, `val_sequences` validation sequences are scored every train.eval_every
+    steps."""
 
     passes: int = 4
     max_sequences: int | None = 256
     batch_size: int = 32
     num_latents: int = 16
     samples: int = 3
-    sample_nfe: int | None = None
     val_sequences: int = 32
     seed: int = 0
 
@@ -66,130 +68,94 @@ class EvalSettings:
 
 
 @dataclass
-class TextRunConfig:
+class TextDataSettings:
+    """The recipe's `data` section: corpus (built-in name, local file/folder or hub dataset)
+    and tokenizer (char | gpt2 | bpe:<vocab size> | a saved tokenizer folder)."""
+
     corpus: str = "shakespeare"
     tokenizer: str = "char"
-    out_dir: str | None = None
-    model: dict = field(default_factory=lambda: {"seq_len": 128})
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalSettings = field(default_factory=EvalSettings)
-
-    def model_config(self, vocab_size: int) -> ModelConfig:
-        given = dict(self.model)
-        if "vocab_size" in given and given["vocab_size"] != vocab_size:
-            raise ValueError(f"model.vocab_size={given['vocab_size']} does not match the "
-                             f"tokenizer {self.tokenizer!r} ({vocab_size} ids); leave it out")
-        given["vocab_size"] = vocab_size
-        if "seq_len" not in given:
-            raise ValueError("model.seq_len is required (the training sequence length)")
-        return ModelConfig.from_dict(given)
 
 
-def _section(cls, values, name: str):
-    if values is None:
-        return cls()
-    if not isinstance(values, dict):
-        raise ValueError(f"config section {name!r} must be a mapping, got {type(values).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown {name} settings {unknown}; known: {sorted(known)}")
-    return cls(**values)
+# Samples at the end of a run: the reverse process itself, at temperature 1.
+DEFAULT_SAMPLER = SamplerConfig(method="ancestral", temperature=1.0)
 
 
-def load_run_config(path: str | Path, overrides: dict | None = None) -> TextRunConfig:
-    """Read a JSON or YAML run config; `overrides` ({"train.steps": 10, ...}) are applied on top."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    text = path.read_text()
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+def text_recipe(raw: dict, source: str = "recipe") -> Recipe:
+    """A text recipe from its file form. The model's vocabulary size comes from the tokenizer
+    (read only once every other section is valid); a given one must match it."""
+    def vocabulary(data: dict) -> dict:
+        settings = config_section(TextDataSettings, data, "data")
+        return {"vocab_size": prepare_text(settings.corpus, settings.tokenizer).vocab_size}
 
-            raw = yaml.safe_load(text) or {}
-        else:
-            raw = json.loads(text)
-    except Exception as err:
-        raise ValueError(f"cannot parse config file {path}: {err}") from err
-    if not isinstance(raw, dict):
-        raise ValueError(f"config file {path} must hold a mapping at the top level")
-    for key, value in (overrides or {}).items():
-        section, _, name = key.rpartition(".")
-        target = raw.setdefault(section, {}) if section else raw
-        target[name] = value
-    top = {f.name for f in fields(TextRunConfig)}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise ValueError(f"unknown config keys {unknown} in {path}; known: {sorted(top)}")
-    model = raw.get("model") or {}
-    if not isinstance(model, dict):
-        raise ValueError("config section 'model' must be a mapping")
-    return TextRunConfig(corpus=raw.get("corpus", "shakespeare"),
-                         tokenizer=raw.get("tokenizer", "char"), out_dir=raw.get("out_dir"),
-                         model=model, train=_section(TrainConfig, raw.get("train"), "train"),
-                         eval=_section(EvalSettings, raw.get("eval"), "eval"))
+    recipe = Recipe.from_dict(raw, vocabulary, source=source)
+    if recipe.task != "text":
+        raise ValueError(f"{source} is a {recipe.task!r} recipe, not a text one")
+    config_section(EvalSettings, recipe.eval, "eval")
+    return recipe
 
 
-def _method_name(cfg: ModelConfig) -> str:
-    if cfg.block_size == 1:
-        return "ar"
-    kind = "vmd" if cfg.is_vmd else "mdm"
-    if cfg.block_size == cfg.seq_len:
-        return kind
-    return ("block-vmd" if cfg.is_vmd else "bd") + f"-b{cfg.block_size}"
+def load_text_recipe(path: str | Path, overrides: dict | None = None) -> Recipe:
+    """Read a text recipe file (YAML or JSON); `overrides` ({"train.steps": 10}) on top."""
+    raw = read_recipe_file(path, overrides)
+    raw.setdefault("task", "text")
+    return text_recipe(raw, source=str(path))
 
 
-def run_text_training(config: TextRunConfig, out_dir: str | Path | None = None,
-                      resume: bool = True, progress: bool = True) -> dict:
-    """Train, evaluate on the test split, save; returns the result record."""
+def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool = True,
+               progress: bool = True) -> dict:
+    """Train a text recipe, evaluate on the test split, save; returns the result record."""
     from accelerate import PartialState
 
-    out = Path(out_dir or config.out_dir or "")
+    out = Path(out_dir or recipe.out_dir or "")
     if not str(out) or str(out) == ".":
         raise ValueError("no output folder: give out_dir in the config or --out")
+    settings = config_section(TextDataSettings, recipe.data, "data")
+    evals = config_section(EvalSettings, recipe.eval, "eval")
     state = PartialState(cpu=not torch.cuda.is_available())  # the same state train() makes
-    data = prepare_text(config.corpus, config.tokenizer)
-    model_cfg = config.model_config(data.vocab_size)
+    data = prepare_text(settings.corpus, settings.tokenizer)
+    model_cfg = recipe.model
+    if model_cfg.vocab_size != data.vocab_size:
+        raise ValueError(f"model.vocab_size={model_cfg.vocab_size} does not match the tokenizer "
+                         f"{settings.tokenizer!r} ({data.vocab_size} ids); leave it out")
     L = model_cfg.seq_len
     train_source = RandomWindows(data.streams["train"], L)
-    val = pack(data.streams["validation"], L, config.eval.val_sequences)
-    schedule = get_schedule(config.train.schedule)
-    torch.manual_seed(config.train.seed)
+    val = pack(data.streams["validation"], L, evals.val_sequences)
+    torch.manual_seed(recipe.train.seed)
     model = MaskedDiffusionModel(model_cfg)
 
     def evaluate(m):
-        b = perplexity_bound(m, val, schedule, passes=1, batch_size=config.eval.batch_size,
-                             num_latents=min(4, config.eval.num_latents), seed=config.eval.seed)
+        b = perplexity_bound(m, val, passes=1, batch_size=evals.batch_size,
+                             num_latents=min(4, evals.num_latents), seed=evals.seed)
         return {"val_nats": b.nats_per_token}
 
-    result = train(model, train_source, config.train, out_dir=out, resume=resume,
-                   description=f"{_method_name(model_cfg)} {config.corpus}",
+    result = train(model, train_source, recipe.train, out_dir=out, resume=resume,
+                   description=f"{model_cfg.method_name} {settings.corpus}",
                    evaluate=evaluate)
-    record = {"method": _method_name(model_cfg), "block_size": model_cfg.block_size,
-              "corpus": config.corpus, "tokenizer": config.tokenizer, "seq_len": L,
+    record = {"method": model_cfg.method_name, "block_size": model_cfg.block_size,
+              "corpus": settings.corpus, "tokenizer": settings.tokenizer, "seq_len": L,
               "vocab_size": data.vocab_size, "num_parameters": result.model.num_parameters(),
               "steps": result.steps, "samples_seen": result.samples_seen,
               "tokens_seen": result.samples_seen * L, "train_seconds": round(result.seconds, 1),
               "num_processes": result.num_processes, "hardware": hardware_description(),
-              "train_config": asdict(config.train),
+              "train_config": asdict(recipe.train),
               "train_tokens": int(len(data.streams["train"]))}
     if not state.is_main_process:
         return record
     model_dir = out / "model"
-    save_model(result.model, model_dir, extra={"text": {"corpus": config.corpus,
-                                                        "tokenizer": config.tokenizer},
-                                               "training": record})
+    save_model(result.model, model_dir, extra={"text": asdict(settings), "training": record,
+                                               "recipe": recipe.to_dict()})
     data.tokenizer.save_pretrained(str(model_dir / TOKENIZER_DIR))
-    record.update(evaluate_text_model(result.model, data, config.eval, progress=progress))
+    record.update(evaluate_text_model(result.model, data, evals, sampler=recipe.sampler,
+                                      progress=progress))
     (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
 def evaluate_text_model(model: MaskedDiffusionModel, data, settings: EvalSettings,
                         split: str = "test", seq_len: int | None = None,
-                        progress: bool = False) -> dict:
-    """Perplexity bound on `split` and a few generated samples (KV-cached block decoding)."""
+                        progress: bool = False, sampler: SamplerConfig | None = None) -> dict:
+    """Perplexity bound on `split` (under the model's own noise schedule) and a few samples
+    decoded with `sampler` (default: ancestral at temperature 1; KV-cached block decoding)."""
     cfg = model.config
     L = seq_len or cfg.seq_len
     if L != cfg.seq_len:
@@ -197,9 +163,8 @@ def evaluate_text_model(model: MaskedDiffusionModel, data, settings: EvalSetting
         raise ValueError(f"sequence length {L} is {relation} {cfg.seq_len} (models are evaluated "
                          "at their training length)")
     sequences = pack(data.streams[split], L, settings.max_sequences)
-    schedule = get_schedule("linear")
     t0 = time.perf_counter()
-    bound = perplexity_bound(model, sequences, schedule, passes=settings.passes,
+    bound = perplexity_bound(model, sequences, passes=settings.passes,
                              batch_size=settings.batch_size, num_latents=settings.num_latents,
                              seed=settings.seed, progress=progress)
     eval_seconds = time.perf_counter() - t0
@@ -210,8 +175,7 @@ def evaluate_text_model(model: MaskedDiffusionModel, data, settings: EvalSetting
     if settings.samples:
         g = torch.Generator().manual_seed(settings.seed)
         out = generate(model, batch_size=settings.samples, generator=g,
-                       config=SamplerConfig(nfe=settings.sample_nfe, method="ancestral",
-                                            temperature=1.0))
+                       config=sampler or DEFAULT_SAMPLER)
         samples = [data.decode(row) for row in out.tokens]
     return {"split": split, "ppl_bound": bound.perplexity, "nats_per_token": bound.nats_per_token,
             "nats_standard_error": bound.standard_error, "bound_kind": bound.kind,
@@ -228,11 +192,10 @@ def vmd_objective(model: MaskedDiffusionModel, sequences: torch.Tensor,
     from maskdiff.evaluation import importance_weighted_bound
 
     g = torch.Generator().manual_seed(settings.seed)
-    schedule = get_schedule("linear")
     total = 0.0
     for i in range(0, sequences.shape[0], settings.batch_size):
         x0 = sequences[i:i + settings.batch_size]
-        nats, _ = importance_weighted_bound(model, x0, schedule, num_latents=settings.num_latents,
+        nats, _ = importance_weighted_bound(model, x0, None, num_latents=settings.num_latents,
                                             num_times=settings.passes, generator=g)
         total += nats * x0.numel()
     nats = total / sequences.numel()
@@ -240,7 +203,7 @@ def vmd_objective(model: MaskedDiffusionModel, sequences: torch.Tensor,
 
 
 def load_text_model(model_dir: str | Path):
-    """(model, tokenizer, text record) of a model saved by `run_text_training`."""
+    """(model, tokenizer, text record) of a model saved by `run_recipe`."""
     from transformers import AutoTokenizer
 
     model_dir = Path(model_dir)
@@ -252,3 +215,11 @@ def load_text_model(model_dir: str | Path):
     if not tok_dir.is_dir():
         raise FileNotFoundError(f"{model_dir} has no {TOKENIZER_DIR}/ folder")
     return model, AutoTokenizer.from_pretrained(str(tok_dir)), extra["text"]
+
+
+def saved_sampler(model_dir: str | Path) -> SamplerConfig:
+    """The sampler a saved text model was trained with (its recipe's), or the default one."""
+    recipe = read_config(model_dir)[1].get("recipe") or {}
+    if recipe.get("sampler") is None:
+        return DEFAULT_SAMPLER
+    return config_section(SamplerConfig, recipe["sampler"], "sampler")

@@ -2,11 +2,17 @@
 the plot, and the denoiser timer."""
 
 import torch
+from maskdiff.tasks.sudoku import sudoku_model_config
+from maskdiff.tasks.sudoku.benchmark import (
+    accuracy_rows,
+    load_buckets,
+    markdown_report,
+    measure_throughput,
+    plot_accuracy,
+    timed_denoiser,
+)
 
 from maskdiff import MaskedDiffusionModel
-from maskdiff.tasks.sudoku import sudoku_model_config
-from maskdiff.tasks.sudoku_benchmark import (accuracy_rows, load_buckets, markdown_report,
-                                             measure_throughput, plot_accuracy, timed_denoiser)
 
 
 class OracleModel(MaskedDiffusionModel):
@@ -66,7 +72,7 @@ def test_denoiser_timer_measures_and_restores():
 
 
 def test_cached_rows_are_reused_only_for_the_same_weights(tmp_path, monkeypatch):
-    import maskdiff.tasks.sudoku_benchmark as bench
+    import maskdiff.tasks.sudoku.benchmark as bench
 
     buckets = _buckets()
     cache = tmp_path / "rows.jsonl"

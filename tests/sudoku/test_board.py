@@ -1,7 +1,13 @@
 import pytest
-
-from maskdiff.tasks.sudoku_board import (PEERS, PuzzleError, count_solutions, format_board,
-                                         parse_board, pretty_board, solve)
+from maskdiff.tasks.sudoku.board import (
+    PEERS,
+    PuzzleError,
+    count_solutions,
+    format_board,
+    parse_board,
+    pretty_board,
+    solve,
+)
 
 HARD = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
 HARD_SOLUTION = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"

@@ -1,14 +1,14 @@
 """`maskdiff sudoku solve`: output format, given preservation, honest validity, errors."""
 
 import pytest
+from maskdiff.tasks.sudoku import sudoku_model_config
+from maskdiff.tasks.sudoku.board import find_conflict, parse_board, solve
 
 from maskdiff import MaskedDiffusionModel
 from maskdiff.cli import main
 from maskdiff.models import save_model
-from maskdiff.tasks.sudoku import sudoku_model_config
-from maskdiff.tasks.sudoku_board import find_conflict, parse_board, solve
 
-from .conftest import tiny_model
+from ..conftest import tiny_model
 
 # Norvig's hard1 (unique solution) and an easy puzzle with only three blanks.
 HARD = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"

@@ -1,6 +1,5 @@
 import pytest
-
-from maskdiff.tasks.sudoku_data import generate_test_sets, load_test_set, make_indexed_puzzle
+from maskdiff.tasks.sudoku.testsets import generate_test_sets, load_test_set, make_indexed_puzzle
 
 
 def test_indexed_puzzles_are_reproducible():
@@ -40,10 +39,10 @@ def test_committed_test_sets_regenerate_bit_for_bit():
     sample of each file has exactly one solution, the recorded one, and its bucket's rating."""
     from pathlib import Path
 
-    from maskdiff.tasks.sudoku_board import count_solutions, solve
-    from maskdiff.tasks.sudoku_generate import rate
+    from maskdiff.tasks.sudoku.board import count_solutions, solve
+    from maskdiff.tasks.sudoku.generate import rate
 
-    folder = Path(__file__).resolve().parents[1] / "tasks" / "data" / "sudoku"
+    folder = Path(__file__).resolve().parents[2] / "tasks" / "sudoku" / "data"
     stream = [make_indexed_puzzle(0, i) for i in range(12)]
     for bucket in ("singles", "strategies", "guessing"):
         lines = (folder / f"{bucket}.csv").read_text().splitlines()

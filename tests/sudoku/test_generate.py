@@ -1,9 +1,8 @@
 import random
 
 import pytest
-
-from maskdiff.tasks.sudoku_board import count_solutions, find_conflict, solve
-from maskdiff.tasks.sudoku_generate import RATINGS, augment, make_puzzle, random_grid, rate
+from maskdiff.tasks.sudoku.board import count_solutions, find_conflict, solve
+from maskdiff.tasks.sudoku.generate import RATINGS, augment, make_puzzle, random_grid, rate
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +44,7 @@ def test_ratings(puzzles):
     one_blank = list(solution)
     one_blank[40] = 0
     assert rate(one_blank) == "singles"
-    from maskdiff.tasks.sudoku_board import parse_board
+    from maskdiff.tasks.sudoku.board import parse_board
 
     # Norvig's "hard1" stalls on singles but falls to locked candidates and pairs
     hard = parse_board("4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......")

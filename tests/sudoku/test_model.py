@@ -1,9 +1,8 @@
 import torch
+from maskdiff.tasks.sudoku import MASK_ID, GridSource, board_to_tokens, sudoku_model_config, tokens_to_board
+from maskdiff.tasks.sudoku.board import find_conflict, parse_board
 
 from maskdiff import MaskedDiffusionModel, SamplerConfig, generate
-from maskdiff.tasks.sudoku import (MASK_ID, GridSource, board_to_tokens, sudoku_model_config,
-                                   tokens_to_board)
-from maskdiff.tasks.sudoku_board import find_conflict, parse_board
 
 PUZZLE = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
 
@@ -38,7 +37,7 @@ def test_preset_decodes_a_puzzle_without_touching_givens():
 
 def test_solve_puzzles_reports_validity_and_keeps_givens():
     from maskdiff.tasks.sudoku import solve_puzzles
-    from maskdiff.tasks.sudoku_board import solve
+    from maskdiff.tasks.sudoku.board import solve
 
     model = MaskedDiffusionModel(sudoku_model_config(latent_dim=4, d_model=32, n_layers=1))
     puzzle = parse_board(PUZZLE)

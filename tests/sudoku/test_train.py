@@ -4,16 +4,16 @@ import json
 from dataclasses import replace
 
 import pytest
+from maskdiff.tasks.sudoku import load_sudoku_model
+from maskdiff.tasks.sudoku.testsets import load_test_set
+from maskdiff.tasks.sudoku.train import RECIPES, T_MAX, T_MIN, train_sudoku
 
 from maskdiff.models import read_config
-from maskdiff.tasks.sudoku import load_sudoku_model
-from maskdiff.tasks.sudoku_data import load_test_set
-from maskdiff.tasks.sudoku_train import RECIPES, T_MAX, T_MIN, train_sudoku
 
 
 def _tiny(kind):
     recipe = RECIPES[kind]
-    return replace(recipe, validation_size=2, num_base_grids=5,
+    return replace(recipe, data={"validation_size": 2, "num_base_grids": 5},
                    train=replace(recipe.train, batch_size=4, eval_every=2, checkpoint_every=1,
                                  warmup_steps=1))
 
@@ -22,7 +22,10 @@ def test_recipes_focus_on_puzzle_mask_ratios():
     for recipe in RECIPES.values():
         assert (recipe.train.t_min, recipe.train.t_max) == (T_MIN, T_MAX)
         assert T_MIN < 0.7 < T_MAX  # the committed puzzles sit at a mask ratio of about 0.7
-    assert RECIPES["mdm"].latent_dim == 0 and RECIPES["vmd"].latent_dim > 0
+    assert RECIPES["mdm"].model.latent_dim == 0 and RECIPES["vmd"].model.latent_dim > 0
+    # the shipped models were trained by these recipes
+    for kind, recipe in RECIPES.items():
+        assert load_sudoku_model(kind).config == recipe.model
 
 
 @pytest.mark.parametrize("kind", ["mdm", "vmd"])

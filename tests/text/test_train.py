@@ -7,10 +7,11 @@ import sys
 
 import pytest
 import torch
+from maskdiff.tasks.text.train import load_text_recipe
 
 from maskdiff.cli import main
 from maskdiff.models import load_model
-from maskdiff.tasks.text_train import load_run_config
+from maskdiff.recipe import read_recipe_file
 
 WORDS = ("the quick brown fox jumps over a lazy dog while seven wizards quietly hex "
          "every jovial boxer and some more plain words follow here").split()
@@ -30,7 +31,7 @@ def corpus(tmp_path, monkeypatch):
 
 
 def _config(tmp_path, corpus, **train):
-    cfg = {"corpus": str(corpus), "tokenizer": "char",
+    cfg = {"task": "text", "data": {"corpus": str(corpus), "tokenizer": "char"},
            "model": {"seq_len": 16, "block_size": 4, "latent_dim": 4, "d_model": 32,
                      "n_layers": 1, "n_heads": 2},
            "train": {"steps": 6, "batch_size": 8, "log_every": 1, "warmup_steps": 2,
@@ -104,7 +105,7 @@ def test_two_processes_match_one_process(tmp_path, corpus):
 
 
 def test_killed_text_run_resumes_on_the_same_curve(tmp_path, corpus):
-    import maskdiff.tasks.text_train as text_train
+    import maskdiff.tasks.text.train as text_train
 
     cfg = _config(tmp_path, corpus, ema_decay=0.9, steps=8)
     overrides = ["--set", "eval.samples=0"]
@@ -134,7 +135,8 @@ def test_killed_text_run_resumes_on_the_same_curve(tmp_path, corpus):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("corpus: x\nmodle: {}\n", "unknown config keys \\['modle'\\]"),
+    ("task: text\nmodle: {}\n", "unknown config keys \\['modle'\\]"),
+    ("corpus: x\n", "unknown config keys \\['corpus'\\]"),  # corpus lives under data:
     ("train: {stepz: 3}\n", "unknown train settings \\['stepz'\\]"),
     ("train: {steps: 0}\n", "TrainConfig.steps must be >= 1"),
     ("corpus: [unclosed\n", "cannot parse"),
@@ -143,7 +145,7 @@ def test_bad_config_files_are_named(tmp_path, text, message):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
     with pytest.raises(ValueError, match=message):
-        load_run_config(cfg)
+        load_text_recipe(cfg)
 
 
 def test_bad_runs_are_named(tmp_path, corpus, capsys):
@@ -151,10 +153,10 @@ def test_bad_runs_are_named(tmp_path, corpus, capsys):
     assert "does not exist" in capsys.readouterr().err
     good = _config(tmp_path, corpus)
     assert main(["train", "--config", str(good), "--out", str(tmp_path / "r"),
-                 "--set", "tokenizer=klingon"]) == 2
+                 "--set", "data.tokenizer=klingon"]) == 2
     assert "unknown tokenizer 'klingon'" in capsys.readouterr().err
     assert main(["train", "--config", str(good), "--out", str(tmp_path / "r"),
-                 "--set", "corpus=" + str(tmp_path / "missing.txt")]) == 2
+                 "--set", "data.corpus=" + str(tmp_path / "missing.txt")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -176,10 +178,12 @@ def test_corrupted_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
 def test_example_config_is_the_benchmark_row():
     from pathlib import Path
 
-    from maskdiff.tasks.text_benchmark import row_config
+    from maskdiff.tasks.text.benchmark import row_config
 
-    path = Path(__file__).parent.parent / "tasks" / "configs" / "shakespeare_block_vmd_b4.yaml"
-    config, row = load_run_config(path), row_config("block-vmd-b4")
-    assert config.model == row["model"] and config.corpus == row["corpus"]
-    assert all(getattr(config.train, k) == v for k, v in row["train"].items()
+    path = (Path(__file__).resolve().parents[2] / "tasks" / "text" / "configs"
+            / "shakespeare_block_vmd_b4.yaml")
+    config, row = read_recipe_file(path), row_config("block-vmd-b4")
+    assert config["task"] == row["task"] == "text"
+    assert config["model"] == row["model"] and config["data"] == row["data"]
+    assert all(config["train"][k] == v for k, v in row["train"].items()
                if k != "mixed_precision")  # "auto" resolves to "no" on the CPU

@@ -1,0 +1,203 @@
+"""`maskdiff sudoku ...`: train, solve, bench and demo.
+
+    maskdiff sudoku train --model {mdm,vmd} --out DIR [--steps N] [--ship]
+    maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
+                          [--best-of K] [--pretty]
+    maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--out DIR]
+    maskdiff sudoku demo [--per-bucket N] [--nfe N]
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from maskdiff.commandline import add_sampler_arguments, add_threads_argument, apply_threads, require_positive
+
+__all__ = ["add_commands"]
+
+
+def add_commands(subparsers) -> None:
+    su = subparsers.add_parser("sudoku", help="train, solve and benchmark Sudoku models")
+    sub = su.add_subparsers(dest="action", required=True)
+
+    tr = sub.add_parser("train", help="train a Sudoku model by a named recipe")
+    tr.add_argument("--model", choices=("mdm", "vmd"), required=True, help="which recipe")
+    tr.add_argument("--out", type=Path, required=True,
+                    help="run folder: checkpoints (resumed if present) and the final model")
+    tr.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    tr.add_argument("--seed", type=int, default=0)
+    add_threads_argument(tr)
+    tr.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    tr.add_argument("--ship", action="store_true",
+                    help="also install the final model as the default for `sudoku solve`")
+    tr.set_defaults(handler=_train)
+
+    so = sub.add_parser(
+        "solve", help="solve puzzles with a Sudoku model",
+        description="Prints one line per puzzle: the completed board (81 characters), 'valid' or "
+                    "'INVALID' (every row, column and box holds 1-9 and every given is kept), and "
+                    "the denoiser calls used; contradictory puzzles are named as such.",
+        epilog="exit status: 0 every board valid, 1 an invalid board or a contradictory puzzle, "
+               "2 bad input")
+    so.add_argument("puzzle", nargs="?", default=None,
+                    help="81 characters, digits with '.' or '0' for blanks")
+    so.add_argument("--file", type=Path, default=None,
+                    help="one puzzle per line (a test-set CSV works too); '-' reads stdin")
+    so.add_argument("--model", default="mdm",
+                    help="'mdm' or 'vmd' (the shipped models) or a model folder (default mdm)")
+    so.add_argument("--nfe", type=int, default=20,
+                    help="denoiser calls per puzzle (default 20; capped at the number of blanks)")
+    add_sampler_arguments(so, "order")
+    so.add_argument("--best-of", type=int, default=1,
+                    help="K trajectories per puzzle with different latents/noise; keep a valid one")
+    so.add_argument("--pretty", action="store_true", help="also print each board as a grid")
+    so.add_argument("--seed", type=int, default=0)
+    so.add_argument("--batch-size", type=int, default=256, help="trajectories per denoiser call")
+    so.set_defaults(handler=_solve)
+
+    from maskdiff.results import add_harness_arguments
+
+    from .benchmark import BENCHMARK
+
+    be = sub.add_parser("bench", help="accuracy against NFE on the committed test sets",
+                        description=BENCHMARK.description)
+    BENCHMARK.add_arguments(be)
+    add_harness_arguments(be, out=None, docs=None, readme=None)
+    be.set_defaults(handler=_bench)
+
+    de = sub.add_parser("demo", help="solve a few puzzles on screen and score the shipped models")
+    de.add_argument("--per-bucket", type=int, default=100,
+                    help="puzzles per bucket for the accuracy table (default 100)")
+    de.add_argument("--nfe", type=int, default=20, help="denoiser calls per puzzle (default 20)")
+    de.add_argument("--seed", type=int, default=0)
+    de.set_defaults(handler=_demo)
+
+
+def _train(args) -> int:
+    from .model import SHIPPED_DIR
+    from .train import train_sudoku
+
+    apply_threads(args)
+    require_positive(steps=args.steps)
+    _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
+                             seed=args.seed)
+    print(f"trained Sudoku {args.model}: {record['steps']} steps, {record['samples_seen']} samples "
+          f"in {record['wall_seconds'] / 60:.1f} min on {record['hardware']}; "
+          f"validation {record['final_eval']}; model in {args.out / 'model'}")
+    if args.ship:
+        target = SHIPPED_DIR / args.model
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(args.out / "model", target)
+        print(f"installed as the default {args.model} model: {target}")
+    return 0
+
+
+def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]:
+    """(where, text) for the puzzle given on the command line or every puzzle in `file`."""
+    if (puzzle is None) == (file is None):
+        raise ValueError("give one PUZZLE or --file FILE (one puzzle per line)")
+    if puzzle is not None:
+        return [("puzzle", puzzle)]
+    if str(file) == "-":
+        lines, name = sys.stdin.read().splitlines(), "stdin"
+    else:
+        if not file.is_file():
+            raise FileNotFoundError(f"no puzzle file at {file}")
+        lines, name = file.read_text().splitlines(), str(file)
+    found = []
+    for n, line in enumerate(lines, start=1):
+        text = line.split(",")[0].strip()  # test-set CSV lines: the puzzle is the first field
+        if text and not text.startswith("#") and text != "puzzle":
+            found.append((f"{name}, line {n}", text))
+    if not found:
+        raise ValueError(f"{name} holds no puzzles")
+    return found
+
+
+def _solve(args) -> int:
+    import torch
+
+    from .board import PuzzleError, count_solutions, find_conflict, format_board, parse_board, pretty_board
+    from .model import load_sudoku_model
+    from .solve import solve_puzzles
+
+    require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
+    order = args.order or "top-prob-margin"
+    puzzles = []
+    for where, text in read_puzzles(args.puzzle, args.file):
+        try:
+            puzzles.append((where, parse_board(text, check=False)))
+        except PuzzleError as err:
+            raise ValueError(f"{where}: {err}") from None
+    model = load_sudoku_model(args.model)
+
+    # Contradictions are found by the exact solver before any denoiser call.
+    contradiction, several = {}, 0
+    for i, (_, board) in enumerate(puzzles):
+        conflict = find_conflict(board)
+        count = 0 if conflict is not None else count_solutions(board, limit=2)
+        if count == 0:
+            contradiction[i] = conflict or "no completion satisfies every row, column and box"
+        several += count > 1
+    todo = [i for i in range(len(puzzles)) if i not in contradiction]
+    t0 = time.perf_counter()
+    result = solve_puzzles(model, [puzzles[i][1] for i in todo], nfe=args.nfe, order=order,
+                           best_of=args.best_of, batch_size=args.batch_size,
+                           generator=torch.Generator().manual_seed(args.seed))
+    seconds = time.perf_counter() - t0
+    solved = {i: (result.boards[j], result.valid[j], result.nfe[j]) for j, i in enumerate(todo)}
+
+    for i, (_, board) in enumerate(puzzles):
+        if i in contradiction:
+            print(f"{format_board(board)}  contradictory: {contradiction[i]}")
+            continue
+        done, valid, nfe = solved[i]
+        print(f"{format_board(done)}  {'valid' if valid else 'INVALID'}  nfe={nfe}")
+        if args.pretty:
+            print(pretty_board(done) + "\n")
+    n_valid = sum(v for _, v, _ in solved.values())
+    if several:
+        print(f"{several} puzzle(s) have several solutions; each got one completion",
+              file=sys.stderr)
+    print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
+          f"model {args.model}, {order}, NFE <= {args.nfe}, best-of {args.best_of}; "
+          f"{seconds:.2f}s", file=sys.stderr)
+    return 0 if n_valid == len(puzzles) else 1
+
+
+def _bench(args) -> int:
+    from maskdiff.results import run_benchmark
+
+    from .benchmark import BENCHMARK
+
+    run_benchmark(BENCHMARK, args)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    require_positive(per_bucket=args.per_bucket, nfe=args.nfe)
+    return run_demo(args.per_bucket, args.nfe, args.seed)
+
+
+def read_recipe(raw: dict, source: str):
+    """The task's hook for `maskdiff train --config`."""
+    from maskdiff.recipe import Recipe
+
+    return Recipe.from_dict(raw, source=source)
+
+
+def train_from_recipe(recipe, out_dir, resume: bool = True) -> int:
+    """The task's hook for `maskdiff train --config`."""
+    from .train import run_recipe
+
+    record = run_recipe(recipe, out_dir, resume=resume)
+    print(f"trained Sudoku {record['kind']}: {record['steps']} steps, {record['samples_seen']} "
+          f"samples in {record['wall_seconds'] / 60:.1f} min; validation {record['final_eval']}; "
+          f"model in {out_dir}/model")
+    return 0
