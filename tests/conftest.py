@@ -8,7 +8,9 @@ import torch  # noqa: E402
 
 from maskdiff import MaskedDiffusionModel, ModelConfig  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# torch already follows OMP_NUM_THREADS; without it, at most two threads.
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def tiny_model(seed: int = 0, scale: float = 1.0, **overrides) -> MaskedDiffusionModel:
