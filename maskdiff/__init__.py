@@ -1,10 +1,16 @@
 """maskdiff: masked (absorbing-state) diffusion, Variational Masked Diffusion and Block-VMD."""
 
-from .evaluation import (distribution_metrics, exact_elbo, importance_weighted_bound,
-                         marginal_bound, monte_carlo_bound, perplexity_bound)
+from .evaluation import (
+    distribution_metrics,
+    exact_elbo,
+    importance_weighted_bound,
+    marginal_bound,
+    monte_carlo_bound,
+    perplexity_bound,
+)
 from .models import MaskedDiffusionModel, ModelConfig, load_model, save_model
 from .objectives import LossOutput, diffusion_loss, kl_weight
-from .sampling import SampleResult, SamplerConfig, generate
+from .sampling import SamplerConfig, SampleResult, generate
 from .schedules import get_schedule
 from .training import Batch, TrainConfig, TrainResult, train
 

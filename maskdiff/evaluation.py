@@ -33,8 +33,9 @@ from .models import MaskedDiffusionModel
 from .objectives import diffusion_loss, noise_batch
 from .schedules import Schedule, resolve_schedule
 
-__all__ = ["PerplexityBound", "perplexity_bound", "monte_carlo_bound", "exact_elbo", "any_order_log_likelihood",
-           "importance_weighted_bound", "marginal_bound", "distribution_metrics", "DistributionMetrics"]
+__all__ = ["PerplexityBound", "perplexity_bound", "monte_carlo_bound", "exact_elbo",
+           "any_order_log_likelihood", "importance_weighted_bound", "marginal_bound",
+           "distribution_metrics", "DistributionMetrics"]
 
 
 @torch.no_grad()

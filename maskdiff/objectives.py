@@ -70,7 +70,7 @@ class TrainingNoise:
     mask_u: torch.Tensor
     latent_eps: torch.Tensor | None
 
-    def rows(self, index, device=None) -> "TrainingNoise":
+    def rows(self, index, device=None) -> TrainingNoise:
         """The noise of rows `index`, moved to `device`."""
         eps = None if self.latent_eps is None else self.latent_eps[index].to(device)
         return TrainingNoise(self.t[index].to(device), self.mask_u[index].to(device), eps)

@@ -1,9 +1,9 @@
 """Noise schedules alpha(t): the probability that a token is still clean at time t in [0, 1].
 
 Each schedule gives alpha(t), its derivative alpha'(t), its inverse (`time_at`) and the
-continuous-time ELBO weight w(t) = -alpha'(t) / (1 - alpha(t)). For a time-agnostic denoiser every schedule gives the same
-ELBO (substitute a = alpha(t) in the integral); only the variance of its Monte Carlo estimate
-changes. That fact is tested.
+continuous-time ELBO weight w(t) = -alpha'(t) / (1 - alpha(t)). For a time-agnostic denoiser
+every schedule gives the same ELBO (substitute a = alpha(t) in the integral); only the variance of
+its Monte Carlo estimate changes. That fact is tested.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from .conftest import tiny_model
 
 def test_token_ids_outside_vocabulary_are_refused():
     model = tiny_model(vocab_size=5, seq_len=4)
-    with pytest.raises(ValueError, match=r"must lie in \[0, 5\) \(the model's vocab_size\); got values in \[0, 7\]"):
+    message = r"must lie in \[0, 5\) \(the model's vocab_size\); got values in \[0, 7\]"
+    with pytest.raises(ValueError, match=message):
         diffusion_loss(model, torch.tensor([[0, 1, 7, 2]]), get_schedule("linear"))
     with pytest.raises(ValueError, match=r"shape \(batch, 4\)"):
         diffusion_loss(model, torch.zeros(2, 5, dtype=torch.long), get_schedule("linear"))

@@ -1,8 +1,13 @@
 import pytest
 import torch
 
-from maskdiff.process import (block_causal_mask, check_block_size, mask_tokens, sample_times,
-                              training_attention_mask)
+from maskdiff.process import (
+    block_causal_mask,
+    check_block_size,
+    mask_tokens,
+    sample_times,
+    training_attention_mask,
+)
 
 
 def test_antithetic_times_are_stratified():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from maskdiff import SamplerConfig, generate, get_schedule
-from maskdiff.sampling import ORDERS, Z_POLICIES, commit_counts
+from maskdiff.sampling import ORDERS, commit_counts, register_order
 
 from .conftest import tiny_model
 
@@ -28,42 +28,6 @@ def _puzzle(model, batch=6, seed=0, given_rate=0.3):
     x0 = torch.randint(0, cfg.vocab_size, (batch, cfg.seq_len), generator=g)
     given = torch.rand(batch, cfg.seq_len, generator=g) < given_rate
     return torch.where(given, x0, torch.tensor(cfg.mask_id)), given
-
-
-MODELS = {
-    "mdm": dict(vocab_size=5, seq_len=8),
-    "block-mdm": dict(vocab_size=5, seq_len=8, block_size=4),
-    "vmd": dict(vocab_size=5, seq_len=8, latent_dim=4),
-    "block-vmd-learned-prior": dict(vocab_size=5, seq_len=8, block_size=4, latent_dim=4,
-                                    prior="learned", time_conditioning=True),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(MODELS))
-@pytest.mark.parametrize("method,order", [("confidence", o) for o in ORDERS] + [("ancestral", "random")])
-def test_sampler_invariants(kind, method, order):
-    model = tiny_model(**MODELS[kind])
-    x_init, given = _puzzle(model, given_rate=0.2)
-    # all-given blocks need no calls; every other block needs at least one
-    n_masked = (x_init == model.mask_id).view(6, -1, model.config.block_size).sum(-1)
-    nfe = max(int((n_masked > 0).any(0).sum()), 2)
-    counter = CallCounter(model)
-    cfg = SamplerConfig(nfe=nfe, method=method, order=order, temperature=0.7, score_noise=0.1)
-    out = generate(model, x_init, config=cfg, generator=torch.Generator().manual_seed(3))
-    assert out.nfe == nfe == counter.calls
-    assert not bool((out.tokens == model.mask_id).any())
-    assert torch.equal(out.tokens[given], x_init[given])
-    again = generate(model, x_init, config=cfg, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(out.tokens, again.tokens)
-
-
-@pytest.mark.parametrize("policy", Z_POLICIES)
-def test_latent_policies(policy):
-    model = tiny_model(vocab_size=5, seq_len=8, block_size=4, latent_dim=4, prior="learned")
-    x_init, given = _puzzle(model, given_rate=0.0)
-    out = generate(model, x_init, config=SamplerConfig(nfe=6, z_policy=policy),
-                   generator=torch.Generator().manual_seed(0))
-    assert out.nfe == 6 and not bool((out.tokens == model.mask_id).any())
 
 
 def test_prior_policy_needs_learned_prior():
@@ -173,3 +137,26 @@ def test_cached_logits_match_the_full_prefix():
     model.extend_cache(x[:, :8], at_once)  # ... both in one pass
     torch.testing.assert_close(model.logits(model.cached_layout(x[:, 8:], 8), None, z, at_once),
                                full, atol=1e-5, rtol=1e-5)
+
+
+def test_a_registered_order_joins_the_sampler(monkeypatch):
+    monkeypatch.setitem(ORDERS, "leftmost", None)  # undoes the registration after the test
+    entropies = []
+
+    @register_order("leftmost", needs_entropy=True)
+    def leftmost(out, generator):
+        entropies.append(out.entropy)
+        return -torch.arange(out.token.shape[0], dtype=torch.float64)  # one row: left first
+
+    model = tiny_model(vocab_size=5, seq_len=8)
+    inputs, logits = [], model.logits
+
+    def recording(layout, *rest):
+        inputs.append(layout.tokens[0].clone())
+        return logits(layout, *rest)
+
+    model.logits = recording
+    generate(model, batch_size=1, config=SamplerConfig(nfe=8, order="leftmost"))
+    assert [(x != model.mask_id).tolist() for x in inputs] == [[i < s for i in range(8)]
+                                                               for s in range(8)]
+    assert len(entropies) == 8 and all(e is not None for e in entropies)

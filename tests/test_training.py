@@ -3,8 +3,16 @@ import math
 import pytest
 import torch
 
-from maskdiff import (Batch, MaskedDiffusionModel, ModelConfig, TrainConfig, diffusion_loss,
-                      kl_weight, load_model, train)
+from maskdiff import (
+    Batch,
+    MaskedDiffusionModel,
+    ModelConfig,
+    TrainConfig,
+    diffusion_loss,
+    kl_weight,
+    load_model,
+    train,
+)
 from maskdiff.objectives import draw_training_noise
 
 

@@ -196,6 +196,22 @@ class MaskedDiffusionModel(nn.Module):
         # The learned prior reads the same layout as the denoiser (xt and the clean context).
         return self.prior_net(layout.tokens, layout.positions, layout.attn_mask, layout.noisy_end)
 
+    def sample_prior(self, layout: Layout, generator: torch.Generator | None = None,
+                     temperature: float = 1.0) -> torch.Tensor | None:
+        """z ~ p(z | .) for the blocks covering [0, noisy_end): (B, blocks, d_z); None for a model
+        without a latent."""
+        if self.encoder is None:
+            return None
+        return self.prior(layout).sample(generator, temperature)
+
+    def sample_posterior(self, x0: torch.Tensor, masked: torch.Tensor,
+                         generator: torch.Generator | None = None,
+                         temperature: float = 1.0) -> torch.Tensor | None:
+        """z ~ q(z | x0, xt): (B, num_blocks, d_z); None for a model without a latent."""
+        if self.encoder is None:
+            return None
+        return self.posterior(x0, masked).sample(generator, temperature)
+
     def num_parameters(self, part: str = "all") -> int:
         """Parameter count of 'all', 'decoder' (trunk + head + conditioning) or 'latent'."""
         latent_modules = [m for m in (self.encoder, self.prior_net) if m is not None]

@@ -53,7 +53,8 @@ def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict]:
     return ModelConfig.from_dict(payload["model"]), payload.get("extra", {})
 
 
-def load_model(directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> MaskedDiffusionModel:
+def load_model(directory: str | os.PathLike,
+               map_location: str | torch.device = "cpu") -> MaskedDiffusionModel:
     """Rebuild a model saved by `save_model`, in eval mode, ready to sample."""
     config, _ = read_config(directory)
     weights = Path(directory) / WEIGHTS_NAME

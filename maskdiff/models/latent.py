@@ -28,12 +28,12 @@ class DiagonalGaussian:
     logvar: torch.Tensor
 
     @classmethod
-    def standard(cls, shape, device=None, dtype=torch.float32) -> "DiagonalGaussian":
+    def standard(cls, shape, device=None, dtype=torch.float32) -> DiagonalGaussian:
         zeros = torch.zeros(shape, device=device, dtype=dtype)
         return cls(zeros, zeros.clone())
 
     @classmethod
-    def from_params(cls, params: torch.Tensor) -> "DiagonalGaussian":
+    def from_params(cls, params: torch.Tensor) -> DiagonalGaussian:
         mean, logvar = params.chunk(2, dim=-1)
         # Bounded log-variance keeps exp() finite early in training.
         return cls(mean, logvar.clamp(-16.0, 8.0))
@@ -53,13 +53,13 @@ class DiagonalGaussian:
         """log N(z; mean, var) summed over the latent dimension: (...,)."""
         return -0.5 * (_LOG_2PI + self.logvar + (z - self.mean) ** 2 / self.logvar.exp()).sum(-1)
 
-    def kl(self, other: "DiagonalGaussian") -> torch.Tensor:
+    def kl(self, other: DiagonalGaussian) -> torch.Tensor:
         """Per-dimension analytic KL(self || other): (..., latent_dim)."""
         var_ratio = torch.exp(self.logvar - other.logvar)
         mean_term = (self.mean - other.mean) ** 2 / other.logvar.exp()
         return 0.5 * (var_ratio + mean_term - 1.0 - (self.logvar - other.logvar))
 
-    def index_blocks(self, idx) -> "DiagonalGaussian":
+    def index_blocks(self, idx) -> DiagonalGaussian:
         return DiagonalGaussian(self.mean[:, idx], self.logvar[:, idx])
 
 
