@@ -31,11 +31,15 @@ def hardware_description() -> str:
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of python, torch and the installed packages maskdiff uses (absent ones left out)."""
+    """Versions of python, torch, the installed packages maskdiff uses (absent ones left out) and
+    maskdiff itself (also when run from a source tree that is not installed)."""
+    from . import __version__
+
     versions = {"python": platform.python_version(), "torch": torch.__version__}
-    for name in ("triton", "transformers", "accelerate", "maskdiff"):
+    for name in ("triton", "transformers", "accelerate"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pass
+    versions["maskdiff"] = __version__
     return versions

@@ -1,0 +1,81 @@
+"""Training checkpoints and the metrics log.
+
+A checkpoint is a saved model (`save_model`) plus the trainer's state (optimiser, scheduler, EMA,
+step, random state) in one folder, out_dir/checkpoint. It is written to checkpoint.tmp and swapped
+in through checkpoint.old, so a run killed at any moment leaves one complete checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from .models import MaskedDiffusionModel, load_model, save_model
+
+__all__ = ["save_checkpoint", "load_checkpoint", "MetricsLog", "CHECKPOINT_DIR", "STATE_NAME",
+           "METRICS_NAME"]
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_NAME = "trainer_state.pt"
+METRICS_NAME = "metrics.jsonl"
+
+
+def save_checkpoint(out_dir: Path, model: MaskedDiffusionModel, state: dict, extra: dict) -> None:
+    """Write out_dir/checkpoint: the model with `extra` as its metadata, and the trainer `state`."""
+    final, tmp = out_dir / CHECKPOINT_DIR, out_dir / (CHECKPOINT_DIR + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_model(model, tmp, extra=extra)
+    torch.save(state, tmp / STATE_NAME)
+    old = out_dir / (CHECKPOINT_DIR + ".old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def load_checkpoint(out_dir: Path) -> tuple[MaskedDiffusionModel, dict] | None:
+    """The last complete checkpoint in out_dir as (model, trainer state), or None."""
+    ckpt = out_dir / CHECKPOINT_DIR
+    if not (ckpt / STATE_NAME).is_file():
+        old = out_dir / (CHECKPOINT_DIR + ".old")  # killed between the two renames
+        ckpt = old if (old / STATE_NAME).is_file() else None
+    if ckpt is None:
+        return None
+    try:
+        state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises several types for a damaged file
+        raise ValueError(f"cannot read checkpoint {ckpt / STATE_NAME}: {err}; the file is "
+                         f"truncated or corrupted (delete {ckpt} to start over)") from err
+    return load_model(ckpt), state
+
+
+class MetricsLog:
+    """Append-only JSONL log (one object per line). On resume, rows past the checkpoint's step
+    (written before a kill) are dropped, so the file matches an uninterrupted run. With path None
+    (or enabled False, e.g. on a process other than the main one) nothing is written."""
+
+    def __init__(self, path: Path | None, resume_step: int, enabled: bool = True):
+        self.path = path if enabled else None
+        if self.path is None:
+            return
+        rows = []
+        if resume_step > 0 and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                with contextlib.suppress(json.JSONDecodeError):
+                    row = json.loads(line)
+                    if row.get("step", 0) <= resume_step:
+                        rows.append(line)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("".join(r + "\n" for r in rows))
+
+    def write(self, row: dict) -> None:
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
