@@ -4,20 +4,19 @@
     python benchmarks/kernels.py --end-to-end     # plus training/sampling step times, kernels on/off
     python benchmarks/kernels.py --ops sampler --shapes 16384x50257 --variants eager,triton
 
+Writes benchmarks/results/kernels.json and docs/results/kernels.md (on a CPU only with
+--cpu-results: there the harness runs, timings by perf_counter, Triton only under
+TRITON_INTERPRET=1, and its speed means nothing).
+
 Ops: `sampler` (Gumbel-max with confidences, temperature 1), `softmax` (masked log-softmax, every
 row masked), `loss` (ELBO cross-entropy forward + gradient with respect to the logits). For each
 op, shape and variant it reports the median time (min/max too), effective bandwidth over the
 bytes the op must move at least (logits read once, outputs written once; the loss also writes a
 gradient the size of the logits), % of the device's peak bandwidth, and the peak memory the call
 allocates on top of its inputs. `eager` is the reference as the engine runs it without kernels
-(the sampler draws float64 noise; the loss makes a float32 copy). Results go to
-benchmarks/results/kernels.{json,md} with the device, torch and triton versions; a later run on
-the same device and versions replaces the rows it measures and keeps the others, so the table can
-be filled over several shorter runs (e.g. one --ops at a time).
-
-Meaningful on a CUDA device only. On a CPU the harness still runs (timings by perf_counter, no
-memory figures, Triton only under TRITON_INTERPRET=1, where its speed means nothing); results
-are then written only where --out points, never to benchmarks/results by default.
+(the sampler draws float64 noise; the loss makes a float32 copy). A later run on the same device
+and versions replaces the rows it measures and keeps the others, so the table can be filled over
+several shorter runs (e.g. one --ops at a time).
 """
 
 from __future__ import annotations
@@ -31,19 +30,19 @@ import time
 from pathlib import Path
 
 import torch
+
+from maskdiff import kernels
 from maskdiff.kernels import (
     elbo_cross_entropy_reference,
     gumbel_sample_reference,
     masked_log_softmax_reference,
 )
 from maskdiff.kernels.triton_support import INTERPRETED
-
-from maskdiff import kernels
+from maskdiff.results import Benchmark, benchmark_main, read_results
 
 OPS = ("sampler", "softmax", "loss")
 VARIANTS = ("eager", "compile", "triton")
 SHAPES = [(r, v) for r in (1024, 16384, 65536) for v in (10, 28, 50257, 151936)]
-RESULTS = Path(__file__).parent / "results"
 
 # Nominal peak memory bandwidth (GB/s) by device name; the first matching row wins.
 PEAK_BANDWIDTH = [(("H200",), 4800), (("H100", "PCIe"), 2000), (("H100", "NVL"), 3900),
@@ -140,15 +139,15 @@ def make_op(op: str, rows: int, vocab: int, dtype, device, variant: str):
     raise ValueError(f"unknown op {op!r}; choose from {', '.join(OPS)}")
 
 
-def bench_kernels(args, device, peak) -> list[dict]:
+def bench_kernels(args, device, dtype, peak) -> list[dict]:
     rows_out = []
     for op in args.ops:
         for rows, vocab in args.shapes:
             for variant in args.variants:
-                record = {"op": op, "rows": rows, "vocab": vocab, "dtype": str(args.dtype),
+                record = {"op": op, "rows": rows, "vocab": vocab, "dtype": str(dtype),
                           "variant": variant}
                 try:
-                    fn, nbytes, input_bytes = make_op(op, rows, vocab, args.dtype, device,
+                    fn, nbytes, input_bytes = make_op(op, rows, vocab, dtype, device,
                                                       variant)
                     times = time_call(fn, device, args.repeats)
                     extra = peak_extra_bytes(fn, device)
@@ -244,41 +243,38 @@ def bench_end_to_end(args, device) -> list[dict]:
     return out
 
 
-def merge_previous(out_dir: Path, meta: dict, rows: list[dict], e2e: list[dict]):
+def merge_previous(path: Path, meta: dict, rows: list[dict]) -> list[dict]:
     """Keep the rows of an earlier run on the same device and versions that this run did not
     measure, so the table can be filled over several shorter runs (--ops / --shapes)."""
-    path = out_dir / "kernels.json"
     if not path.exists():
-        return rows, e2e
-    old = json.loads(path.read_text())
-    same = all(old.get("meta", {}).get(k) == meta[k] for k in ("device", "torch", "triton",
-                                                                 "dtype"))
-    if not same:
+        return rows
+    old_rows, old_meta = read_results(path)
+    if not all(old_meta.get(k) == meta[k] for k in ("device", "torch", "triton", "dtype")):
         print(f"{path}: written on another device or versions; replaced, not merged")
-        return rows, e2e
-    key = lambda r: (r["op"], r["rows"], r["vocab"], r["variant"])  # noqa: E731
+        return rows
+    key = lambda r: (r["what"], r.get("op"), r.get("rows"), r.get("vocab"), r.get("variant"),  # noqa: E731
+                     r.get("kernels"))
     fresh = {key(r) for r in rows}
-    kept = [r for r in old.get("kernels", []) if key(r) not in fresh]
-    merged = sorted(kept + rows, key=lambda r: (OPS.index(r["op"]), r["rows"], r["vocab"],
-                                                 VARIANTS.index(r["variant"])))
-    return merged, e2e or old.get("end_to_end", [])
+    measured_e2e = any(r["what"] != "kernel" for r in rows)
+    kept = [r for r in old_rows if key(r) not in fresh
+            and (r["what"] == "kernel" or not measured_e2e)]
+    kernel_rows = sorted([r for r in kept + rows if r["what"] == "kernel"],
+                         key=lambda r: (OPS.index(r["op"]), r["rows"], r["vocab"],
+                                        VARIANTS.index(r["variant"])))
+    return kernel_rows + [r for r in kept + rows if r["what"] != "kernel"]
 
 
-def write_results(out_dir: Path, meta: dict, rows: list[dict], e2e: list[dict]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows, e2e = merge_previous(out_dir, meta, rows, e2e)
-    (out_dir / "kernels.json").write_text(json.dumps(
-        {"meta": meta, "kernels": rows, "end_to_end": e2e}, indent=1) + "\n")
-    lines = [f"# Kernel benchmark: {meta['device']}", "",
-             f"torch {meta['torch']}, triton {meta['triton']}, logits {meta['dtype']}; nominal "
-             f"peak {meta['nominal_peak_gbps']} GB/s, measured copy {meta['copy_gbps']} GB/s. "
-             "Time is the median; GB/s counts the bytes the op must move at least; memory is "
-             "the peak allocated during the call on top of the inputs, as a multiple of the "
-             "logits' size.", "",
+def render(rows: list[dict], meta: dict) -> str:
+    lines = [f"Device: {meta['device']}; torch {meta['torch']}, triton {meta['triton']}, logits "
+             f"{meta['dtype']}; nominal peak {meta['nominal_peak_gbps']} GB/s, measured copy "
+             f"{meta['copy_gbps']} GB/s. Time is the median; GB/s counts the bytes the op must move "
+             "at least; memory is the peak allocated during the call on top of the inputs, as a "
+             "multiple of the logits' size.", "",
              "| op | rows | V | variant | ms | GB/s | % peak | peak mem / logits | vs eager |",
              "|---|---|---|---|---|---|---|---|---|"]
-    eager = {(r["op"], r["rows"], r["vocab"]): r for r in rows if r["variant"] == "eager"}
-    for r in rows:
+    kernel_rows = [r for r in rows if r["what"] == "kernel"]
+    eager = {(r["op"], r["rows"], r["vocab"]): r for r in kernel_rows if r["variant"] == "eager"}
+    for r in kernel_rows:
         if "error" in r:
             lines.append(f"| {r['op']} | {r['rows']} | {r['vocab']} | {r['variant']} | "
                          f"{r['error']} | | | | |")
@@ -291,12 +287,13 @@ def write_results(out_dir: Path, meta: dict, rows: list[dict], e2e: list[dict]) 
         lines.append(f"| {r['op']} | {r['rows']} | {r['vocab']} | {r['variant']} | "
                      f"{r['seconds_median'] * 1e3:.3f} | {r['gbps']:.1f} | {pct} | {mem} | "
                      f"{speedup} |")
+    e2e = [r for r in rows if r["what"] != "kernel"]
     if e2e:
         lines += ["", "## End to end (MDM, V = 50257, L = 256, d = 512, 6 layers, bf16 autocast)",
                   "", "| what | kernels | ms (median) | min | max |", "|---|---|---|---|---|"]
         lines += [f"| {r['what']} | {r['kernels']} | {r['seconds_median'] * 1e3:.1f} | "
                   f"{r['seconds_min'] * 1e3:.1f} | {r['seconds_max'] * 1e3:.1f} |" for r in e2e]
-    (out_dir / "kernels.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -319,8 +316,7 @@ def _names(allowed):
     return parse
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(p) -> None:
     p.add_argument("--ops", type=_names(OPS), default=list(OPS))
     p.add_argument("--variants", type=_names(VARIANTS), default=list(VARIANTS))
     p.add_argument("--shapes", type=lambda s: [_shape(x) for x in s.split(",")], default=SHAPES,
@@ -332,40 +328,46 @@ def main(argv=None) -> int:
     p.add_argument("--e2e-nfe", type=int, default=64)
     p.add_argument("--e2e-repeats", type=int, default=5)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--out", type=Path, default=None,
-                   help="results folder (default benchmarks/results on CUDA; none on a CPU)")
-    args = p.parse_args(argv)
-    args.dtype = getattr(torch, args.dtype)
+    p.add_argument("--cpu-results", action="store_true",
+                   help="on a CPU, write the results anyway (they say nothing about GPU speed)")
+
+
+def run(args) -> tuple[list[dict], dict]:
+    dtype = getattr(torch, args.dtype)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is visible")
+        raise ValueError("--device cuda: no CUDA device is visible")
     if device.type != "cuda":
         print("No CUDA device: timings below are of the CPU harness and say nothing about the "
               "kernels' speed on a GPU.", flush=True)
         if "triton" in args.variants and not INTERPRETED:
-            raise SystemExit("the triton variant on a CPU needs TRITON_INTERPRET=1 "
+            raise ValueError("the triton variant on a CPU needs TRITON_INTERPRET=1 "
                              "(or drop it: --variants eager,compile)")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     peak = nominal_peak_gbps(name)
     import triton
 
     meta = {"device": name, "torch": torch.__version__, "triton": triton.__version__,
-            "dtype": str(args.dtype), "nominal_peak_gbps": peak,
-            "copy_gbps": round(measured_copy_gbps(device), 1) if device.type == "cuda" else None}
+            "dtype": str(dtype), "nominal_peak_gbps": peak,
+            "copy_gbps": round(measured_copy_gbps(device), 1) if device.type == "cuda" else None,
+            # CPU timings are a check of the harness, not results: printed, not written
+            "smoke": device.type != "cuda" and not args.cpu_results}
     print(json.dumps(meta), flush=True)
-    rows = bench_kernels(args, device, peak)
-    e2e = []
+    rows = [{"what": "kernel", **r} for r in bench_kernels(args, device, dtype, peak)]
     if args.end_to_end:
         if device.type != "cuda":
             print("end-to-end: skipped (kernels on vs off is only meaningful on a CUDA device)")
         else:
-            e2e = bench_end_to_end(args, device)
-    out = args.out or (RESULTS if device.type == "cuda" else None)
-    if out is not None:
-        write_results(out, meta, rows, e2e)
-        print(f"wrote {out / 'kernels.json'} and {out / 'kernels.md'}")
-    return 0
+            rows += bench_end_to_end(args, device)
+    if getattr(args, "out", None) is not None:
+        rows = merge_previous(Path(args.out) / "kernels.json", meta, rows)
+    return rows, meta
+
+
+BENCHMARK = Benchmark(name="kernels", title="Kernel benchmark", add_arguments=add_arguments,
+                      run=run, render=render,
+                      description="Fused kernels vs eager PyTorch vs torch.compile (CUDA)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(benchmark_main(BENCHMARK))

@@ -9,9 +9,8 @@ Writes benchmarks/results/sudoku.{json,png} and docs/results/sudoku.md, and the 
 Finished rows are cached in benchmarks/results/sudoku_rows.jsonl: a stopped run resumes.
 """
 
-from maskdiff.tasks.sudoku.benchmark import BENCHMARK
-
 from maskdiff.results import benchmark_main
+from maskdiff.tasks.sudoku.benchmark import BENCHMARK
 
 if __name__ == "__main__":
     raise SystemExit(benchmark_main(BENCHMARK))

@@ -8,9 +8,8 @@ and one token per step; Block MDM vs VMD) and the 2-token sets.
 Writes benchmarks/results/synthetic.json and docs/results/synthetic.md, and the README headline.
 """
 
-from maskdiff.tasks.synthetic.benchmark import BENCHMARK
-
 from maskdiff.results import benchmark_main
+from maskdiff.tasks.synthetic.benchmark import BENCHMARK
 
 if __name__ == "__main__":
     raise SystemExit(benchmark_main(BENCHMARK))

@@ -9,9 +9,8 @@ Writes benchmarks/results/text.json and docs/results/text.md, and the README hea
 (checkpoints, metrics.jsonl, models) go to runs/text-bench; an interrupted run resumes.
 """
 
-from maskdiff.tasks.text.benchmark import BENCHMARK
-
 from maskdiff.results import benchmark_main
+from maskdiff.tasks.text.benchmark import BENCHMARK
 
 if __name__ == "__main__":
     raise SystemExit(benchmark_main(BENCHMARK))

@@ -4,8 +4,13 @@ import argparse
 
 import pytest
 
-from maskdiff.results import (Benchmark, add_harness_arguments, read_results, replace_readme_block,
-                              run_benchmark)
+from maskdiff.results import (
+    Benchmark,
+    add_harness_arguments,
+    read_results,
+    replace_readme_block,
+    run_benchmark,
+)
 
 
 def _benchmark(calls):

@@ -2,6 +2,8 @@
 the plot, and the denoiser timer."""
 
 import torch
+
+from maskdiff import MaskedDiffusionModel
 from maskdiff.tasks.sudoku import sudoku_model_config
 from maskdiff.tasks.sudoku.benchmark import (
     accuracy_rows,
@@ -11,8 +13,6 @@ from maskdiff.tasks.sudoku.benchmark import (
     plot_accuracy,
     timed_denoiser,
 )
-
-from maskdiff import MaskedDiffusionModel
 
 
 class OracleModel(MaskedDiffusionModel):

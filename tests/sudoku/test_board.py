@@ -1,4 +1,5 @@
 import pytest
+
 from maskdiff.tasks.sudoku.board import (
     PEERS,
     PuzzleError,

@@ -1,12 +1,12 @@
 """`maskdiff sudoku solve`: output format, given preservation, honest validity, errors."""
 
 import pytest
-from maskdiff.tasks.sudoku import sudoku_model_config
-from maskdiff.tasks.sudoku.board import find_conflict, parse_board, solve
 
 from maskdiff import MaskedDiffusionModel
 from maskdiff.cli import main
 from maskdiff.models import save_model
+from maskdiff.tasks.sudoku import sudoku_model_config
+from maskdiff.tasks.sudoku.board import find_conflict, parse_board, solve
 
 from ..conftest import tiny_model
 

@@ -1,4 +1,5 @@
 import pytest
+
 from maskdiff.tasks.sudoku.testsets import generate_test_sets, load_test_set, make_indexed_puzzle
 
 

@@ -1,6 +1,7 @@
 import random
 
 import pytest
+
 from maskdiff.tasks.sudoku.board import count_solutions, find_conflict, solve
 from maskdiff.tasks.sudoku.generate import RATINGS, augment, make_puzzle, random_grid, rate
 

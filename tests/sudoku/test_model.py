@@ -1,8 +1,8 @@
 import torch
-from maskdiff.tasks.sudoku import MASK_ID, GridSource, board_to_tokens, sudoku_model_config, tokens_to_board
-from maskdiff.tasks.sudoku.board import find_conflict, parse_board
 
 from maskdiff import MaskedDiffusionModel, SamplerConfig, generate
+from maskdiff.tasks.sudoku import MASK_ID, GridSource, board_to_tokens, sudoku_model_config, tokens_to_board
+from maskdiff.tasks.sudoku.board import find_conflict, parse_board
 
 PUZZLE = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
 

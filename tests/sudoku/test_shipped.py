@@ -2,12 +2,12 @@
 
 import pytest
 import torch
-from maskdiff.tasks.sudoku import SHIPPED, SHIPPED_DIR, is_consistent, load_sudoku_model, solve_puzzles
-from maskdiff.tasks.sudoku.benchmark import load_buckets
-from maskdiff.tasks.sudoku.board import count_solutions, format_board, parse_board
 
 from maskdiff.cli import main
 from maskdiff.models import read_config
+from maskdiff.tasks.sudoku import SHIPPED, SHIPPED_DIR, is_consistent, load_sudoku_model, solve_puzzles
+from maskdiff.tasks.sudoku.benchmark import load_buckets
+from maskdiff.tasks.sudoku.board import count_solutions, format_board, parse_board
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -4,11 +4,11 @@ import json
 from dataclasses import replace
 
 import pytest
+
+from maskdiff.models import read_config
 from maskdiff.tasks.sudoku import load_sudoku_model
 from maskdiff.tasks.sudoku.testsets import load_test_set
 from maskdiff.tasks.sudoku.train import RECIPES, T_MAX, T_MIN, train_sudoku
-
-from maskdiff.models import read_config
 
 
 def _tiny(kind):

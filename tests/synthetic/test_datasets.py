@@ -9,9 +9,9 @@ import math
 
 import pytest
 import torch
-from maskdiff.tasks.synthetic import get_dataset
 
 from maskdiff import MaskedDiffusionModel, ModelConfig, SamplerConfig, generate
+from maskdiff.tasks.synthetic import get_dataset
 
 
 class OracleDenoiser(MaskedDiffusionModel):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from maskdiff.tasks.text.corpora import SPLITS, load_corpus, prepare_builtin, split_of
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from maskdiff.tasks.text import RandomWindows, pack, prepare_text
 
 

@@ -1,6 +1,7 @@
 """Tokenizers: text8 characters, exact GPT-2 BPE from local files, a corpus-trained BPE."""
 
 import pytest
+
 from maskdiff.tasks.text.tokenizers import load_tokenizer, separator_id
 
 

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
-from maskdiff.tasks.text.train import load_text_recipe
 
 from maskdiff.cli import main
 from maskdiff.models import load_model
 from maskdiff.recipe import read_recipe_file
+from maskdiff.tasks.text.train import load_text_recipe
 
 WORDS = ("the quick brown fox jumps over a lazy dog while seven wizards quietly hex "
          "every jovial boxer and some more plain words follow here").split()
