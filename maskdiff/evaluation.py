@@ -51,7 +51,7 @@ def monte_carlo_bound(model: MaskedDiffusionModel, x0: torch.Tensor,
 
 
 def _require_time_agnostic(model: MaskedDiffusionModel, what: str) -> None:
-    if model.config.time_conditioning or model.config.is_vmd:
+    if not model.config.reads_xt_only:
         raise ValueError(f"{what} needs a time-agnostic model without a latent")
 
 

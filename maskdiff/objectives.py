@@ -93,8 +93,7 @@ def draw_times(model: MaskedDiffusionModel, schedule: Schedule | str | None, bat
     nb = cfg.num_blocks
     t = sample_times(batch_size * nb, generator=generator, antithetic=antithetic, t_min=t_min,
                      t_max=t_max, device=device).view(batch_size, nb)
-    if (cfg.block_size == 1 and not (cfg.is_vmd or cfg.time_conditioning)
-            and _scores_everything_exactly(schedule)):
+    if cfg.block_size == 1 and cfg.reads_xt_only and _scores_everything_exactly(schedule):
         t = torch.ones_like(t)
     return t
 
@@ -116,11 +115,7 @@ def draw_training_noise(model: MaskedDiffusionModel, schedule: Schedule | str | 
     t = draw_times(model, schedule, batch_size, generator=generator, antithetic=antithetic,
                    t_min=t_min, t_max=t_max, device=device)
     u = torch.rand((batch_size, cfg.seq_len), generator=generator, device=device)
-    eps = None
-    if cfg.is_vmd:
-        eps = torch.randn((batch_size, cfg.num_blocks, cfg.latent_dim), generator=generator,
-                          device=device)
-    return TrainingNoise(t, u, eps)
+    return TrainingNoise(t, u, model.latent_noise(batch_size, generator, device))
 
 
 def kl_weight(step: int, warmup_steps: int) -> float:

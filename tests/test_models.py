@@ -25,6 +25,26 @@ def test_config_errors_name_the_field(field, value, match):
         ModelConfig(**kwargs)
 
 
+@pytest.mark.parametrize("overrides,name", [
+    (dict(block_size=1), "ar"), (dict(block_size=1, latent_dim=2), "ar"), (dict(), "mdm"),
+    (dict(latent_dim=2), "vmd"), (dict(block_size=4), "bd-b4"),
+    (dict(block_size=2, latent_dim=2), "block-vmd-b2")])
+def test_method_name_names_the_model_kind(overrides, name):
+    assert ModelConfig(vocab_size=5, seq_len=8, **overrides).method_name == name
+
+
+def test_only_a_model_with_a_latent_draws_one():
+    plain, vmd = tiny_model(vocab_size=5, seq_len=8), tiny_model(vocab_size=5, seq_len=8,
+                                                                 block_size=4, latent_dim=3)
+    layout = plain.sampling_layout(torch.full((2, 8), 5))
+    assert plain.config.reads_xt_only and not vmd.config.reads_xt_only
+    assert plain.latent_noise(2) is None and plain.sample_prior(layout) is None
+    assert plain.sample_posterior(torch.zeros(2, 8, dtype=torch.long),
+                                  torch.ones(2, 8, dtype=torch.bool)) is None
+    assert vmd.latent_noise(2).shape == vmd.sample_prior(layout).shape == (2, 2, 3)
+    assert not tiny_model(vocab_size=5, seq_len=8, time_conditioning=True).config.reads_xt_only
+
+
 def test_block_size_defaults_to_sequence_length():
     cfg = ModelConfig(vocab_size=5, seq_len=8)
     assert cfg.block_size == 8 and cfg.num_blocks == 1 and cfg.mask_id == 5

@@ -113,7 +113,14 @@ class ModelConfig:
 
     @property
     def is_vmd(self) -> bool:
+        """Whether the model has a latent z (VMD, or Block-VMD with several blocks)."""
         return self.latent_dim > 0
+
+    @property
+    def reads_xt_only(self) -> bool:
+        """Whether the denoiser reads xt alone (no time input, no latent): a deterministic
+        p(x0^i | xt), whose ELBO can be enumerated exactly."""
+        return not (self.time_conditioning or self.is_vmd)
 
     @property
     def method_name(self) -> str:

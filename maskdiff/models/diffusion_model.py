@@ -134,8 +134,8 @@ class MaskedDiffusionModel(nn.Module):
         if z is not None and not cfg.is_vmd:
             raise ValueError("a latent z was given to a model without a latent (latent_dim=0)")
         if cfg.is_vmd and z is None:
-            raise ValueError("this VMD model needs a latent z (draw one from model.prior(...))")
-        if not (cfg.time_conditioning or cfg.is_vmd):
+            raise ValueError("this VMD model needs a latent z (draw one with model.sample_prior)")
+        if cfg.reads_xt_only:
             return None, None
         nb = cfg.num_blocks
         group = torch.where(layout.noisy, layout.positions // cfg.block_size,
@@ -146,7 +146,7 @@ class MaskedDiffusionModel(nn.Module):
                 raise ValueError("this model is time-conditioned: pass t of shape (batch, num_blocks)")
             per_block = self.time_mlp(timestep_embedding(t, cfg.d_model))
         extra = None
-        if cfg.is_vmd:
+        if z is not None:
             latent = self.latent_proj(z)  # (B, nb, D)
             if cfg.latent_injection == "adaln":
                 per_block = latent if per_block is None else per_block + latent
@@ -186,7 +186,7 @@ class MaskedDiffusionModel(nn.Module):
     def prior(self, layout: Layout) -> DiagonalGaussian:
         """p(z | .) for the blocks covering positions [0, noisy_end): (B, noisy_end / b, d_z)."""
         cfg = self.config
-        if not cfg.is_vmd:
+        if self.encoder is None:
             raise ValueError("this model has no latent (latent_dim=0)")
         if self.prior_net is None:
             # Blocks up to the last noisy position (a cached layout starts mid-sequence).
@@ -195,6 +195,16 @@ class MaskedDiffusionModel(nn.Module):
             return DiagonalGaussian.standard(shape, device=layout.tokens.device)
         # The learned prior reads the same layout as the denoiser (xt and the clean context).
         return self.prior_net(layout.tokens, layout.positions, layout.attn_mask, layout.noisy_end)
+
+    def latent_noise(self, batch_size: int, generator: torch.Generator | None = None,
+                     device: torch.device | str | None = None) -> torch.Tensor | None:
+        """Standard-normal noise for reparameterised latents: (B, num_blocks, d_z); None for a
+        model without a latent."""
+        if self.encoder is None:
+            return None
+        cfg = self.config
+        return torch.randn((batch_size, cfg.num_blocks, cfg.latent_dim), generator=generator,
+                           device=device)
 
     def sample_prior(self, layout: Layout, generator: torch.Generator | None = None,
                      temperature: float = 1.0) -> torch.Tensor | None:
