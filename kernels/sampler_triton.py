@@ -19,8 +19,9 @@ approximate).
 
 The exponential E is computed from the 32-bit integer so that both ends of the uniform keep full
 precision: E near 0 (a tail token beating the head, which needs u within 1e-9 of 1) comes from
-v = 1 - u exactly, as -log1p(-v) by its series, written out because libdevice is not used. The smallest E is 2^-33, so a token can beat one
-22.9 nats above it; a naive float32 u cannot get closer to 1 than 2^-24 (16.6 nats).
+v = 1 - u exactly, as -log1p(-v) by its series, written out because libdevice is not used. The
+smallest E is 2^-33, so a token can beat one 22.9 nats above it; a naive float32 u cannot get
+closer to 1 than 2^-24 (16.6 nats).
 """
 
 from __future__ import annotations

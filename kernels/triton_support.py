@@ -60,9 +60,10 @@ def tile_shape(rows: int, vocab: int, interpreted: bool) -> tuple[int, int, int]
     Large vocabularies stream one row per program through tiles of up to 4096 columns; small ones
     pack rows into 1024-element tiles, since a V=10 row is only 20-40 bytes. Multi-row tiles get
     8 warps (4 elements a thread): with 4 warps, or larger tiles, the sampler used 128-255
-    registers on sm_90 and spilled (see `ahead_of_time`). The tile width is the same on the interpreter, so that the sampler's
-    random stream (which depends on it) matches; the interpreter pays ~ms per program and per
-    op, so it takes up to 2^16 elements per program by packing more rows. BLOCK_V must be at
+    registers on sm_90 and spilled (see `ahead_of_time`). The tile width is the same on the
+    interpreter, so that the sampler's random stream (which depends on it) matches; the
+    interpreter pays ~ms per program and per op, so it takes up to 2^16 elements per program by
+    packing more rows. BLOCK_V must be at
     least 4: the sampler draws its random numbers four columns per Philox call.
     """
     block_v = min(max(_next_pow2(vocab), 16), 4096, BLOCK_V_LIMIT or 4096)

@@ -31,13 +31,12 @@ from tqdm.auto import tqdm
 
 from .checkpoint import METRICS_NAME, MetricsLog, load_checkpoint, save_checkpoint
 from .data import Batch, BatchSource
-from .hardware import hardware_description
 from .models import MaskedDiffusionModel
 from .objectives import TrainingNoise, diffusion_loss, draw_training_noise, kl_weight
 from .schedules import get_schedule
 
 __all__ = ["TrainConfig", "TrainResult", "DiffusionObjective", "train", "METRICS_NAME",
-           "MIXED_PRECISION", "Batch", "BatchSource", "hardware_description"]
+           "MIXED_PRECISION"]
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 STATS = ("loss", "nll", "kl", "bound")

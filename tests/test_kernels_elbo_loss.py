@@ -6,8 +6,18 @@ import pytest
 import torch
 
 from maskdiff.kernels import elbo_cross_entropy_reference, elbo_cross_entropy_triton
-from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
-                                eps, on_device, random_logits, to_device)
+from tests.kernel_cases import (
+    DEVICE,
+    DTYPES,
+    SHAPE_IDS,
+    SHAPES,
+    assert_close,
+    capped_tiles,
+    eps,
+    on_device,
+    random_logits,
+    to_device,
+)
 
 MASK = 5
 

@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from maskdiff.kernels import masked_log_softmax_reference, masked_log_softmax_triton
-from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
-                                eps, on_device, random_logits)
+from tests.kernel_cases import (
+    DEVICE,
+    DTYPES,
+    SHAPE_IDS,
+    SHAPES,
+    assert_close,
+    capped_tiles,
+    eps,
+    on_device,
+    random_logits,
+)
 
 MASK = 5
 

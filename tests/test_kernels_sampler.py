@@ -6,12 +6,19 @@ import math
 import pytest
 import torch
 
-from maskdiff.kernels import gumbel_sample_reference, gumbel_sample_triton
+from maskdiff.kernels import gumbel_sample_reference, gumbel_sample_triton, triton_support
 from maskdiff.kernels.sampler_triton import _log2_exponential
-from maskdiff.kernels import triton_support
 from maskdiff.kernels.triton_support import tl, triton
-from tests.kernel_cases import (DEVICE, DTYPES, SHAPE_IDS, SHAPES, assert_close, capped_tiles,
-                                on_device, random_logits)
+from tests.kernel_cases import (
+    DEVICE,
+    DTYPES,
+    SHAPE_IDS,
+    SHAPES,
+    assert_close,
+    capped_tiles,
+    on_device,
+    random_logits,
+)
 
 MASK = 5
 

@@ -121,12 +121,14 @@ def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]
 def _solve(args) -> int:
     import torch
 
+    from maskdiff.sampling import SamplerConfig
+
     from .board import PuzzleError, count_solutions, find_conflict, format_board, parse_board, pretty_board
     from .model import load_sudoku_model
     from .solve import solve_puzzles
 
     require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
-    order = args.order or "top-prob-margin"
+    order = args.order or SamplerConfig().order
     puzzles = []
     for where, text in read_puzzles(args.puzzle, args.file):
         try:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from maskdiff.data import Batch
 from maskdiff.evaluation import DistributionMetrics, distribution_metrics
-from maskdiff.training import Batch
 
 __all__ = ["SyntheticDataset", "get_dataset", "DATASETS", "KL_SMOOTHING"]
 

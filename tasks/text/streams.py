@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from maskdiff.training import Batch
+from maskdiff.data import Batch
 
 from .corpora import SPLITS, data_home, load_corpus
 from .tokenizers import load_tokenizer, separator_id
