@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import re
 import shlex
@@ -26,8 +27,9 @@ from pathlib import Path
 
 from .hardware import hardware_description, software_versions
 
-__all__ = ["Benchmark", "run_benchmark", "benchmark_main", "write_results", "read_results",
-           "run_metadata", "replace_readme_block", "markdown_table"]
+__all__ = ["Benchmark", "run_benchmark", "benchmark_main", "add_benchmark_command",
+           "write_results", "read_results", "run_metadata", "replace_readme_block",
+           "markdown_table", "render_page"]
 
 Rows = list[dict]
 
@@ -130,6 +132,19 @@ def add_harness_arguments(parser: argparse.ArgumentParser, out: Path | None,
                         help="README whose headline block is updated (default: %(default)s)")
     parser.add_argument("--render", action="store_true",
                         help="rebuild the page, headline and figures from the data file; run nothing")
+
+
+def add_benchmark_command(parser: argparse.ArgumentParser, benchmark: Benchmark) -> None:
+    """Make `parser` (e.g. `maskdiff <task> bench`) run `benchmark`: its options, the harness's
+    --out/--docs/--readme/--render (nothing written unless asked), and the handler."""
+    benchmark.add_arguments(parser)
+    add_harness_arguments(parser, out=None, docs=None, readme=None)
+    parser.set_defaults(handler=functools.partial(_run_command, benchmark))
+
+
+def _run_command(benchmark: Benchmark, args: argparse.Namespace) -> int:
+    run_benchmark(benchmark, args)
+    return 0
 
 
 def run_benchmark(benchmark: Benchmark, args: argparse.Namespace,

@@ -58,15 +58,12 @@ def add_commands(subparsers) -> None:
     so.add_argument("--batch-size", type=int, default=256, help="trajectories per denoiser call")
     so.set_defaults(handler=_solve)
 
-    from maskdiff.results import add_harness_arguments
+    from maskdiff.results import add_benchmark_command
 
     from .benchmark import BENCHMARK
 
-    be = sub.add_parser("bench", help="accuracy against NFE on the committed test sets",
-                        description=BENCHMARK.description)
-    BENCHMARK.add_arguments(be)
-    add_harness_arguments(be, out=None, docs=None, readme=None)
-    be.set_defaults(handler=_bench)
+    add_benchmark_command(sub.add_parser("bench", help="accuracy against NFE on the committed test sets",
+                                         description=BENCHMARK.description), BENCHMARK)
 
     de = sub.add_parser("demo", help="solve a few puzzles on screen and score the shipped models")
     de.add_argument("--per-bucket", type=int, default=100,
@@ -169,15 +166,6 @@ def _solve(args) -> int:
           f"model {args.model}, {order}, NFE <= {args.nfe}, best-of {args.best_of}; "
           f"{seconds:.2f}s", file=sys.stderr)
     return 0 if n_valid == len(puzzles) else 1
-
-
-def _bench(args) -> int:
-    from maskdiff.results import run_benchmark
-
-    from .benchmark import BENCHMARK
-
-    run_benchmark(BENCHMARK, args)
-    return 0
 
 
 def _demo(args) -> int:

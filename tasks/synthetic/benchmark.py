@@ -188,6 +188,8 @@ def run(args) -> tuple[list[dict], dict]:
     from maskdiff.commandline import require_positive
 
     require_positive(workers=args.workers, samples=args.samples)
+    for name in args.datasets:
+        get_dataset(name)  # an unknown name is refused before anything runs
     print(f"Training Block MDM and VMD on {', '.join(args.datasets)} "
           f"({'quick' if args.quick else 'full'} recipe, {args.workers} workers)...", flush=True)
     rows = run_benchmark(args.datasets, quick=args.quick, workers=args.workers,

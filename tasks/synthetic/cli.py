@@ -16,7 +16,7 @@ __all__ = ["add_commands"]
 
 
 def add_commands(subparsers) -> None:
-    from maskdiff.results import add_harness_arguments
+    from maskdiff.results import add_benchmark_command
 
     from .benchmark import BENCHMARK
     from .train import METHODS
@@ -25,9 +25,7 @@ def add_commands(subparsers) -> None:
     sub = syn.add_subparsers(dest="action")
     bench = sub.add_parser("bench", help="train every model and print the paper's table")
     for p in (syn, bench):  # a bare `maskdiff synthetic` runs the benchmark
-        BENCHMARK.add_arguments(p)
-        add_harness_arguments(p, out=None, docs=None, readme=None)
-        p.set_defaults(handler=_bench)
+        add_benchmark_command(p, BENCHMARK)
 
     tr = sub.add_parser("train", help="train one synthetic model and save it")
     tr.add_argument("--dataset", required=True)
@@ -45,15 +43,6 @@ def add_commands(subparsers) -> None:
     ev.add_argument("--samples", type=int, default=10_000)
     add_sampler_arguments(ev, "temperature", base_name="the model's recipe")
     ev.set_defaults(handler=_eval)
-
-
-def _bench(args) -> int:
-    from maskdiff.results import run_benchmark
-
-    from .benchmark import BENCHMARK
-
-    run_benchmark(BENCHMARK, args)
-    return 0
 
 
 def _train(args) -> int:

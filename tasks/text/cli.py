@@ -17,7 +17,7 @@ __all__ = ["add_commands"]
 
 
 def add_commands(subparsers) -> None:
-    from maskdiff.results import add_harness_arguments
+    from maskdiff.results import add_benchmark_command
 
     from .benchmark import BENCHMARK
     from .train import EvalSettings
@@ -45,11 +45,8 @@ def add_commands(subparsers) -> None:
     ev.add_argument("--seed", type=int, default=defaults.seed)
     ev.set_defaults(handler=_eval)
 
-    be = sub.add_parser("bench", help="AR, MDM, block diffusion, VMD and Block-VMD at one budget",
-                        description=BENCHMARK.description)
-    BENCHMARK.add_arguments(be)
-    add_harness_arguments(be, out=None, docs=None, readme=None)
-    be.set_defaults(handler=_bench)
+    add_benchmark_command(sub.add_parser("bench", help="AR, MDM, block diffusion, VMD and Block-VMD "
+                                         "at one budget", description=BENCHMARK.description), BENCHMARK)
 
 
 def _prepare(args) -> int:
@@ -82,15 +79,6 @@ def _eval(args) -> int:
           f"{r['eval_tokens']:,} tokens; {r['bound_kind']})")
     for s in r["samples"]:
         print("sample:", s.replace("\n", " | "))
-    return 0
-
-
-def _bench(args) -> int:
-    from maskdiff.results import run_benchmark
-
-    from .benchmark import BENCHMARK
-
-    run_benchmark(BENCHMARK, args)
     return 0
 
 
