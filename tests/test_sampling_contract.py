@@ -11,6 +11,7 @@ import torch
 
 from maskdiff import SamplerConfig, generate
 from maskdiff.sampling import METHODS, ORDERS, Z_POLICIES
+from maskdiff.sampling.remasking import REMASKS
 
 from .conftest import tiny_model
 
@@ -96,3 +97,41 @@ def test_latent_policy_contract(kind, policy):
     decoded = int((x_init == model.mask_id).view(x_init.shape[0], nb, -1).any(-1).any(0).sum())
     out = _check(model, x_init, given, SamplerConfig(nfe=decoded, z_policy=policy, temperature=0.7))
     assert out.nfe == decoded
+
+
+# Decoding variants beyond the fixed schedule: adaptive (budgeted and Fast-dLLM's one-per-call
+# form), remasking (every registered strategy), and a task constraint. Each keeps the contract
+# and never spends more calls than the budget, per sequence and for the batch.
+VARIANTS = {
+    "adaptive": dict(threshold=0.3),
+    "adaptive-one": dict(threshold=0.3, min_per_call="one"),
+    **{f"remask-{name}": dict(remask=name, remask_share=0.5) for name in REMASKS},
+    "adaptive-remask": dict(threshold=0.3, remask="confidence"),
+}
+
+
+def _no_token_zero(x):
+    """A constraint: token 0 is never allowed."""
+    allowed = torch.ones(*x.shape, VOCAB, dtype=torch.bool)
+    allowed[..., 0] = False
+    return allowed
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_decoding_variants_keep_the_contract_within_the_budget(kind, variant):
+    model = tiny_model(vocab_size=VOCAB, seq_len=SEQ_LEN, scale=3.0, **KINDS[kind])
+    x_init, given = _inputs(model)
+    nb = model.config.num_blocks
+    masked = (x_init == model.mask_id).view(x_init.shape[0], nb, -1).sum(-1)  # (B, nb)
+    decoded = masked.any(0)
+    budget = int(decoded.sum()) * int(masked[:, decoded][masked[:, decoded] > 0].min())
+    config = SamplerConfig(nfe=budget, temperature=0.7, **VARIANTS[variant])
+    out = _check(model, x_init, given, config)
+    assert out.nfe <= budget and int(out.nfe_per_sequence.max()) <= out.nfe
+    assert bool(torch.isnan(out.confidence[given]).all())
+    assert bool((out.confidence[~given] > 0).all())
+    constrained = generate(model, x_init, config=config, constraint=_no_token_zero,
+                           generator=torch.Generator().manual_seed(1))
+    assert not bool((constrained.tokens[~given] == 0).any()), "a forbidden token was emitted"
+    assert torch.equal(constrained.tokens[given], x_init[given])

@@ -10,8 +10,12 @@ from ..schedules import get_schedule
 from .latents import Z_POLICIES
 from .methods import METHODS
 from .orders import ORDERS
+from .remasking import REMASKS
 
-__all__ = ["SamplerConfig", "SampleResult"]
+__all__ = ["SamplerConfig", "SampleResult", "MIN_PER_CALL"]
+
+# "schedule": at least the fixed schedule's count so far; "one": at least one token per call.
+MIN_PER_CALL = ("schedule", "one")
 
 
 @dataclass
@@ -29,6 +33,14 @@ class SamplerConfig:
     time-conditioned model reads. kv_cache: with several blocks, keep the keys/values of finished
     blocks so each denoiser call processes only the current block (same result as recomputing the
     prefix; not used with a learned prior, which reads the prefix).
+
+    Adaptive decoding (confidence method): threshold commits, at every call, each masked position
+    whose token has at least that probability, on top of a minimum per call: min_per_call
+    "schedule" is the fixed schedule's count so far (the budget holds exactly, and a threshold
+    that is never met gives the fixed schedule), "one" is one token per call with nfe as a cap
+    (Fast-dLLM's unbudgeted form). Rows that finish early stop counting calls. remask: a
+    registered remasking strategy ("confidence", "random") that sends `remask_share` of the
+    committed tokens of the block back to [MASK] before each call but the last.
     """
 
     nfe: int | None = None
@@ -40,6 +52,10 @@ class SamplerConfig:
     latent_temperature: float = 1.0
     schedule: str | None = None
     kv_cache: bool = True
+    threshold: float | None = None
+    min_per_call: str = "schedule"
+    remask: str | None = None
+    remask_share: float = 0.1
 
     def __post_init__(self):
         for field, value, registry in (("sampling method", self.method, METHODS),
@@ -58,11 +74,44 @@ class SamplerConfig:
             raise ValueError(f"score_noise must be >= 0, got {self.score_noise}")
         if self.schedule is not None:
             get_schedule(self.schedule)
+        if self.threshold is not None:
+            if not 0 < self.threshold <= 1:
+                raise ValueError(f"threshold must lie in (0, 1], got {self.threshold}")
+            if not METHODS[self.method].adaptive:
+                raise ValueError(f"threshold needs a method that ranks positions (confidence), "
+                                 f"not {self.method!r}")
+        if self.min_per_call not in MIN_PER_CALL:
+            raise ValueError(f"unknown min_per_call {self.min_per_call!r}; choose one of {MIN_PER_CALL}")
+        if self.min_per_call == "one" and self.threshold is None:
+            raise ValueError("min_per_call 'one' (one token per call, nfe as a cap) needs a threshold")
+        if self.remask is not None and self.remask not in REMASKS:
+            raise ValueError(f"unknown remask strategy {self.remask!r}; choose one of {tuple(REMASKS)}")
+        if not 0 < self.remask_share <= 1:
+            raise ValueError(f"remask_share must lie in (0, 1], got {self.remask_share}")
 
 
 @dataclass
 class SampleResult:
-    """tokens: (B, L) decoded ids (no [MASK] left); nfe: denoiser calls made for the batch."""
+    """What a decoding run produced and what it cost.
+
+    tokens: (B, L) decoded ids (no [MASK] left); nfe: denoiser calls made for the batch;
+    nfe_per_sequence: (B,) calls made while the row still had [MASK]s in the block being decoded
+    (at most nfe); commits: (B,) tokens committed per row, re-commits after remasking included;
+    confidence: (B, L) probability of each generated token when it was last committed (NaN at
+    conditioning positions); seconds: wall time of the run; denoiser_seconds: the part spent in
+    denoiser calls (on a GPU without synchronisation, so only indicative there)."""
 
     tokens: torch.Tensor
     nfe: int
+    nfe_per_sequence: torch.Tensor | None = None
+    commits: torch.Tensor | None = None
+    confidence: torch.Tensor | None = None
+    seconds: float = 0.0
+    denoiser_seconds: float = 0.0
+
+    @property
+    def tokens_per_call(self) -> float:
+        """Committed tokens per denoiser call, over the whole batch."""
+        if self.nfe_per_sequence is None or int(self.nfe_per_sequence.sum()) == 0:
+            return float("nan")
+        return float(self.commits.sum()) / float(self.nfe_per_sequence.sum())

@@ -3,6 +3,7 @@ drawn for them. Register a new one with `@register_method(name)` on a `Method` s
 
 - `confidence`: commit the k best-ranked positions (ranked by an order), with k spread evenly over
   the block's steps so that every step commits at least one token and the last leaves no [MASK];
+  with a threshold (adaptive decoding), also every position whose token is at least that likely;
 - `ancestral`: each masked position unmasks with the reverse-process probability
   (alpha(s) - alpha(t)) / (1 - alpha(t)) on a uniform time grid, noise drawn in float64.
 """
@@ -28,9 +29,11 @@ class Method:
     """Decodes one block at a time in a given number of steps.
 
     `start_block` announces a block (n_masked: (B,) masked tokens per row); per step, `time` gives
-    the time a time-conditioned model reads, (B,), and `commit` the positions to fill, (B, b)."""
+    the time a time-conditioned model reads, (B,), and `commit` the positions to fill, (B, b).
+    adaptive: whether the method ranks positions, so that a confidence threshold applies."""
 
     needs_entropy = False
+    adaptive = False
 
     def __init__(self, config: SamplerConfig, schedule: Schedule, generator: torch.Generator | None):
         self.config, self.schedule, self.generator = config, schedule, generator
@@ -71,18 +74,34 @@ def commit_counts(n_masked: torch.Tensor, steps: int) -> torch.Tensor:
 @register_method("confidence")
 class Confidence(Method):
     """Commit the best-ranked masked positions (by `config.order`, plus optional Gumbel noise of
-    scale `config.score_noise` on the scores). The model reads the time at which the schedule's
-    expected masked fraction equals the block's."""
+    scale `config.score_noise` on the scores): at least `minimum` of them, and with
+    `config.threshold` also every position whose token has at least that probability. The model
+    reads the time at which the schedule's expected masked fraction equals the block's."""
+
+    adaptive = True
 
     def __init__(self, config, schedule, generator):
         super().__init__(config, schedule, generator)
         self.order = ORDERS[config.order]
         self.needs_entropy = self.order.needs_entropy
-        self.counts = None  # (B, steps)
+        self.targets = None  # (B, steps + 1): tokens the fixed schedule has committed by each step
 
     def start_block(self, n_masked, steps):
         super().start_block(n_masked, steps)
-        self.counts = commit_counts(n_masked, steps)
+        self.targets = torch.cat([torch.zeros_like(n_masked)[:, None],
+                                  commit_counts(n_masked, steps).cumsum(-1)], dim=-1)
+
+    def minimum(self, still_masked: torch.Tensor, step: int) -> torch.Tensor:
+        """(B,) tokens this call must commit. "schedule": catch up with the fixed schedule (what
+        is still masked counts as undecoded, re-masked tokens included), so the last call commits
+        the rest; "one": one token, and the rest at the last call."""
+        left = still_masked.sum(-1)
+        if step == self.steps - 1:
+            return left
+        if self.config.min_per_call == "one":
+            return left.clamp(max=1)
+        done = self.n_masked - left
+        return (self.targets[:, step + 1] - done).clamp(min=0)
 
     def time(self, still_masked, step):
         fraction = still_masked.sum(-1).float() / self.n_masked.clamp_min(1).float()
@@ -98,7 +117,12 @@ class Confidence(Method):
         score = torch.full((B, b), -math.inf, dtype=torch.float64, device=still_masked.device)
         score[still_masked] = row_score
         rank = score.argsort(dim=-1, descending=True).argsort(dim=-1)
-        return still_masked & (rank < self.counts[:, step, None])
+        chosen = still_masked & (rank < self.minimum(still_masked, step)[:, None])
+        if self.config.threshold is not None:
+            sure = torch.zeros_like(still_masked)
+            sure[still_masked] = out.token_prob >= self.config.threshold
+            chosen |= sure
+        return chosen
 
 
 @register_method("ancestral")
