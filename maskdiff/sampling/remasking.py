@@ -4,7 +4,8 @@ decoder re-predicts and re-masks its least confident cells).
 
 A strategy is `pick(confidence, committed, k, generator) -> (B, b) bool`: `confidence` (B, b) is
 the probability each committed token had when it was committed, `committed` (B, b) marks the
-generated tokens that may be re-masked (never conditioning), k (B,) how many to re-mask per row. Register a new one with `@register_remask(name)`.
+generated tokens that may be re-masked (never conditioning), k (B,) how many to re-mask per row.
+Register a new one with `@register_remask(name)`.
 
 - `confidence`: the k committed tokens with the lowest commit-time confidence (ReMDM-conf);
 - `random`: k committed tokens drawn uniformly.
