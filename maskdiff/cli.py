@@ -14,7 +14,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from .commandline import add_sampler_arguments, add_threads_argument, apply_threads
+from .commandline import ADAPTIVE, add_sampler_arguments, add_threads_argument, apply_threads
 
 __all__ = ["main", "build_parser", "discover_tasks"]
 
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("sample", help="decode sequences from a saved model")
     sp.add_argument("--model", type=Path, required=True, help="folder written by save_model/train")
     sp.add_argument("--num", type=int, default=8, help="number of sequences (default 8)")
-    add_sampler_arguments(sp, "nfe", "method", "order", "temperature", "z_policy",
+    add_sampler_arguments(sp, "nfe", "method", "order", "temperature", "z_policy", *ADAPTIVE,
                           base_name="the model's recipe, else SamplerConfig")
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(handler=_sample)
@@ -110,7 +110,10 @@ def _sample(args) -> int:
     else:
         for row in out.tokens.tolist():
             print(" ".join(map(str, row)))
-    print(f"NFE: {out.nfe}", file=sys.stderr)
+    print(f"NFE: {out.nfe} calls; per sequence mean {out.nfe_per_sequence.float().mean():.2f}; "
+          f"{out.tokens_per_call:.2f} tokens per call; {out.seconds:.2f}s "
+          f"({100 * (1 - out.denoiser_seconds / out.seconds):.1f}% outside denoiser calls)",
+          file=sys.stderr)
     return 0
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .sampling import METHODS, ORDERS, Z_POLICIES, SamplerConfig
+from .sampling import METHODS, ORDERS, REMASKS, Z_POLICIES, SamplerConfig
+from .sampling.config import MIN_PER_CALL
 
 __all__ = ["require_positive", "add_sampler_arguments", "sampler_from_args", "add_threads_argument",
-           "apply_threads"]
+           "apply_threads", "ADAPTIVE"]
 
 # SamplerConfig fields offered on the command line: field -> (flag type, choices, help).
 _SAMPLER_OPTIONS = {
@@ -19,7 +20,13 @@ _SAMPLER_OPTIONS = {
     "temperature": (float, None, "0 commits the argmax, > 0 samples at that temperature"),
     "score_noise": (float, None, "scale of Gumbel noise on the ranking scores"),
     "z_policy": (str, Z_POLICIES, "how VMD latents are drawn"),
+    "threshold": (float, None, "adaptive decoding: also commit every token at least this likely"),
+    "min_per_call": (str, MIN_PER_CALL, "with --threshold, the least a call commits: the fixed "
+                     "schedule's count ('schedule', exact budget) or one token ('one', nfe a cap)"),
+    "remask": (str, REMASKS, "send committed tokens back to [MASK] before each call but the last"),
+    "remask_share": (float, None, "share of the block's committed tokens re-masked per call"),
 }
+ADAPTIVE = ("threshold", "min_per_call", "remask", "remask_share")
 
 
 def require_positive(**options) -> None:

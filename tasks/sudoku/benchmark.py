@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from maskdiff.calibration import expected_calibration_error, plot_reliability, reliability
 from maskdiff.models import read_config
 from maskdiff.results import Benchmark
 
@@ -84,26 +85,43 @@ def _read_cache(path: Path | None) -> dict:
     return {row["key"]: row for row in rows}
 
 
+# Decoding protocols beyond the fixed count per call (the published protocol), each reported as
+# its own rows at top-prob-margin: name -> solve_puzzles options.
+DECODINGS = {
+    "adaptive": {"threshold": 0.9},
+    "adaptive+remask": {"threshold": 0.9, "remask": "confidence", "remask_share": 0.1},
+    "adaptive+constraint": {"threshold": 0.9, "constrained": True},
+}
+
+
 def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, orders,
                   best_of=(), seed: int = 0, progress: bool = True,
-                  cache: str | Path | None = None, best_of_nfes=None) -> list[dict]:
-    """One row per (model, order, nfe, bucket[, best_of]): accuracy = share of boards equal to the
-    recorded solution. Best-of-K rows are added for VMD models at top-prob-margin. With `cache`
-    (a JSONL file), finished rows are appended as they come and reused by later runs with the same
-    weights, puzzles and settings, so a long benchmark can stop and resume."""
+                  cache: str | Path | None = None, best_of_nfes=None, decodings=(),
+                  decoding_nfes=None) -> list[dict]:
+    """One row per (model, order, nfe, bucket[, best_of][, decoding]): accuracy = share of boards
+    equal to the recorded solution; nfe_used = mean denoiser calls per puzzle. Best-of-K rows are
+    added for VMD models at top-prob-margin, and rows for each named decoding (DECODINGS) at
+    top-prob-margin. With `cache` (a JSONL file), finished rows are appended as they come and
+    reused by later runs with the same weights, puzzles and settings, so a long benchmark can stop
+    and resume."""
     cache = Path(cache) if cache is not None else None
     cached = _read_cache(cache)
     prints = {name: model_fingerprint(m) for name, m in models.items()}
-    jobs = [(name, order, nfe, 1) for name in models for order in orders for nfe in nfes]
-    jobs += [(name, "top-prob-margin", nfe, k) for name, m in models.items() if m.config.is_vmd
-             for k in best_of if k > 1 for nfe in (nfes if best_of_nfes is None else best_of_nfes)]
+    jobs = [(name, order, nfe, 1, "fixed") for name in models for order in orders for nfe in nfes]
+    jobs += [(name, "top-prob-margin", nfe, k, "fixed") for name, m in models.items()
+             if m.config.is_vmd for k in best_of if k > 1
+             for nfe in (nfes if best_of_nfes is None else best_of_nfes)]
+    jobs += [(name, "top-prob-margin", nfe, 1, d) for name in models for d in decodings
+             for nfe in (nfes if decoding_nfes is None else decoding_nfes)]
     rows = []
     bar = tqdm(total=len(jobs) * len(buckets), desc="sudoku bench", disable=not progress)
-    for name, order, nfe, k in jobs:
+    for name, order, nfe, k, decoding in jobs:
         model = models[name]
+        options = DECODINGS.get(decoding, {})
         for bucket, pairs in buckets.items():
             noise = BEST_OF_SCORE_NOISE if k > 1 else 0.0
             key = f"{prints[name]}|{order}|{nfe}|{k}|{noise}|{bucket}|{len(pairs)}|{seed}"
+            key += "" if decoding == "fixed" else f"|{decoding}:{sorted(options.items())}"
             if key in cached:
                 row = {f: v for f, v in cached[key].items() if f != "key"}
                 rows.append({**row, "model": name})
@@ -111,18 +129,21 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
                 continue
             t0 = time.perf_counter()
             result = solve_puzzles(model, [p for p, _ in pairs], nfe=nfe, order=order, best_of=k,
-                                   generator=torch.Generator().manual_seed(seed))
+                                   generator=torch.Generator().manual_seed(seed), **options)
             correct = sum(tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs))
             rows.append({"method": _method(model), "model": name, "order": order, "nfe": nfe,
-                         "best_of": k, "bucket": bucket, "accuracy": correct / len(pairs),
+                         "best_of": k, "decoding": decoding, "bucket": bucket,
+                         "accuracy": correct / len(pairs),
                          "valid": sum(result.valid) / len(pairs), "n": len(pairs),
+                         "nfe_used": sum(result.nfe) / len(pairs),
                          "seconds": round(time.perf_counter() - t0, 2)})
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 with cache.open("a") as f:
                     f.write(json.dumps({**rows[-1], "key": key}) + "\n")
             bar.update(1)
-            bar.set_postfix(model=name, order=order, nfe=nfe, k=k, acc=f"{rows[-1]['accuracy']:.3f}")
+            bar.set_postfix(model=name, order=order, nfe=nfe, k=k, decoding=decoding,
+                            acc=f"{rows[-1]['accuracy']:.3f}")
     bar.close()
     return rows
 
@@ -242,6 +263,115 @@ def markdown_report(rows: list[dict], throughput: list[dict] | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
+def _is_fixed(row: dict) -> bool:
+    return row.get("decoding", "fixed") == "fixed"
+
+
+def _strategy_mean(rows: list[dict], field: str) -> float | None:
+    """`field` averaged over singles + strategies, weighted by puzzles."""
+    picked = [r for r in rows if r["bucket"] in ("singles", "strategies")]
+    n = sum(r["n"] for r in picked)
+    return sum(r[field] * r["n"] for r in picked) / n if n else None
+
+
+def decoding_points(rows: list[dict]) -> list[dict]:
+    """Per (model, decoding, nfe budget) at top-prob-margin, best-of 1: strategy-solvable and
+    guessing accuracy against the mean NFE actually used."""
+    points = {}
+    for r in rows:
+        if r["order"] == "top-prob-margin" and r["best_of"] == 1:
+            key = (r["model"], r["method"], r.get("decoding", "fixed"), r["nfe"])
+            points.setdefault(key, []).append(r)
+    out = []
+    rank = {name: i for i, name in enumerate(["fixed", *DECODINGS])}
+    for (model, method, decoding, nfe), group in sorted(
+            points.items(), key=lambda kv: (kv[0][0], rank.get(kv[0][2], len(rank)), kv[0][3])):
+        used = [dict(r, nfe_used=r.get("nfe_used", r["nfe"])) for r in group]
+        guess = next((r for r in used if r["bucket"] == "guessing"), None)
+        out.append({"model": model, "method": method, "decoding": decoding, "nfe": nfe,
+                    "strategy_accuracy": _strategy_mean(used, "accuracy"),
+                    "strategy_nfe_used": _strategy_mean(used, "nfe_used"),
+                    "guessing_accuracy": guess and guess["accuracy"],
+                    "guessing_nfe_used": guess and guess["nfe_used"]})
+    return out
+
+
+def saving_ratios(points: list[dict], reference_nfe: int = 20) -> list[dict]:
+    """Per model and adaptive decoding: the fewest mean calls with which it reaches the
+    strategy-solvable accuracy of the fixed schedule at `reference_nfe`, over that NFE."""
+    out = []
+    for model in sorted({p["model"] for p in points}):
+        mine = [p for p in points if p["model"] == model and p["strategy_accuracy"] is not None]
+        ref = next((p for p in mine if p["decoding"] == "fixed" and p["nfe"] == reference_nfe), None)
+        if ref is None:
+            continue
+        for decoding in sorted({p["decoding"] for p in mine} - {"fixed"}):
+            reach = [p["strategy_nfe_used"] for p in mine if p["decoding"] == decoding
+                     and p["strategy_accuracy"] >= ref["strategy_accuracy"]]
+            out.append({"model": model, "decoding": decoding, "reference_nfe": reference_nfe,
+                        "reference_accuracy": ref["strategy_accuracy"],
+                        "nfe_used": min(reach) if reach else None,
+                        "ratio": min(reach) / reference_nfe if reach else None})
+    return out
+
+
+def decoding_report(rows: list[dict]) -> str:
+    """The adaptive decodings beside the fixed schedule: accuracy against the calls used."""
+    points = decoding_points(rows)
+    if not any(p["decoding"] != "fixed" for p in points):
+        return ""
+    lines = ["### Decoding protocols: accuracy against the NFE actually used", "",
+             "Top-prob-margin, argmax, best-of 1. `fixed`: the published protocol (the same count "
+             "per call). `adaptive`: every cell at least " + f"{DECODINGS['adaptive']['threshold']}"
+             " likely is committed too, on top of the fixed count so far, so the budget holds and "
+             "rows finish early. `+remask`: 10% of the committed cells go back to [MASK] before "
+             "each call but the last (lowest commit-time confidence). `+constraint`: digits "
+             "already among a cell's peers are forbidden, a rule the network is not credited "
+             "with: its own protocol, never mixed with the others.", "",
+             "| model | decoding | NFE budget | strategy-solvable | mean NFE used | guessing | "
+             "mean NFE used |", "|---|---|---|---|---|---|---|"]
+    for p in points:
+        guess_used = "-" if p["guessing_nfe_used"] is None else f"{p['guessing_nfe_used']:.2f}"
+        lines.append(f"| {p['method']} ({p['model']}) | {p['decoding']} | {p['nfe']} | "
+                     f"{_pct(p['strategy_accuracy'])} | {p['strategy_nfe_used']:.2f} | "
+                     f"{_pct(p['guessing_accuracy'])} | {guess_used} |")
+    ratios = saving_ratios(points)
+    if ratios:
+        lines += ["", "The saving: the fewest mean calls with which each decoding reaches the fixed "
+                  "schedule's strategy-solvable accuracy at NFE 20, as a share of 20 (goal: at "
+                  "most 0.5).", "", "| model | decoding | fixed at NFE 20 | NFE used | ratio |",
+                  "|---|---|---|---|---|"]
+        for r in ratios:
+            used = "not reached" if r["nfe_used"] is None else f"{r['nfe_used']:.2f}"
+            ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+            lines.append(f"| {r['model']} | {r['decoding']} | {_pct(r['reference_accuracy'])} | "
+                         f"{used} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_decodings(rows: list[dict], path: str | Path) -> None:
+    """Strategy-solvable accuracy against the mean NFE used, one line per model and decoding."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = decoding_points(rows)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model, method, decoding in sorted({(p["model"], p["method"], p["decoding"]) for p in points}):
+        pts = sorted((p["strategy_nfe_used"], 100 * p["strategy_accuracy"]) for p in points
+                     if (p["model"], p["decoding"]) == (model, decoding))
+        ax.plot([x for x, _ in pts], [y for _, y in pts], "--" if decoding == "fixed" else "-",
+                marker="o", label=f"{method} {decoding}")
+    ax.set_xscale("log")
+    ax.set_xlabel("mean NFE used per puzzle")
+    ax.set_ylabel("strategy-solvable accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_accuracy(rows: list[dict], path: str | Path) -> None:
     """Accuracy against NFE, one panel per bucket, one line per model/order/best-of."""
     import matplotlib
@@ -298,6 +428,13 @@ def add_arguments(parser) -> None:
                         help="NFE values of the best-of-K rows (default: those of --nfe)")
     parser.add_argument("--per-bucket", type=int, default=None,
                         help="first N puzzles of each bucket (default: all 1,000)")
+    parser.add_argument("--decodings", nargs="*", choices=DECODINGS, default=list(DECODINGS),
+                        help="decoding protocols beyond the fixed schedule, each its own rows at "
+                             "top-prob-margin (default: all)")
+    parser.add_argument("--decoding-nfe", type=int, nargs="+", default=None,
+                        help="NFE budgets of those rows (default: those of --nfe)")
+    parser.add_argument("--calibration-nfe", type=int, default=20,
+                        help="NFE of the reliability diagram of committed cells (default 20)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -307,12 +444,14 @@ def run(args) -> tuple[list[dict], dict]:
     from maskdiff.commandline import require_positive
 
     require_positive(nfe=args.nfe, best_of=args.best_of, best_of_nfe=args.best_of_nfe,
-                     per_bucket=args.per_bucket)
+                     per_bucket=args.per_bucket, decoding_nfe=args.decoding_nfe,
+                     calibration_nfe=args.calibration_nfe)
     models = {name: load_sudoku_model(name) for name in args.models}
     buckets = load_buckets(args.per_bucket)
     cache = args.out / "sudoku_rows.jsonl" if getattr(args, "out", None) is not None else None
     rows = accuracy_rows(models, buckets, args.nfe, args.orders, args.best_of, seed=args.seed,
-                         cache=cache, best_of_nfes=args.best_of_nfe)
+                         cache=cache, best_of_nfes=args.best_of_nfe, decodings=args.decodings,
+                         decoding_nfes=args.decoding_nfe)
     share = -(-512 // len(buckets))  # the same number of puzzles from every bucket
     pool = [p for pairs in buckets.values() for p, _ in pairs[:share]]
     throughput = [measure_throughput(m, pool) for m in models.values()]
@@ -320,16 +459,34 @@ def run(args) -> tuple[list[dict], dict]:
             # solving time of every row, including rows taken from the cache of earlier runs
             "row_seconds_total": round(sum(r["seconds"] for r in rows), 1),
             "throughput": throughput,
+            "calibration": {name: calibration(m, buckets, args.calibration_nfe, args.seed)
+                            for name, m in models.items()},
             "training": {name: _training_record(name) for name in models}}
     return rows, meta
 
 
+def calibration(model, buckets: dict[str, list], nfe: int, seed: int = 0) -> dict:
+    """Reliability of the committed cells (fixed schedule, top-prob-margin, argmax) on the
+    strategy-solvable puzzles: confidence at commit time against being the solution's digit."""
+    pairs = [p for b in ("singles", "strategies") for p in buckets.get(b, [])]
+    result = solve_puzzles(model, [p for p, _ in pairs], nfe=nfe,
+                           generator=torch.Generator().manual_seed(seed))
+    confidence = torch.stack(result.confidence)  # (N, 81), NaN at givens
+    correct = torch.tensor(result.boards) == torch.tensor([s for _, s in pairs])
+    table = reliability(confidence, correct)
+    return {"nfe": nfe, "puzzles": len(pairs), "bins": table,
+            "ece": expected_calibration_error(table)}
+
+
 def headline(rows: list[dict], meta: dict) -> str:
     """Strategy-solvable and guessing accuracy per model and order (the summary table)."""
-    return summary_table(rows)
+    return summary_table([r for r in rows if _is_fixed(r)])
 
 
 def render(rows: list[dict], meta: dict) -> str:
+    decodings = decoding_report(rows)
+    calibrated = _calibration_report(meta)
+    rows = [r for r in rows if _is_fixed(r)]
     n = {r["bucket"]: r["n"] for r in rows}
     training = meta.get("training") or {}
     lines = [
@@ -340,6 +497,12 @@ def render(rows: list[dict], meta: dict) -> str:
         + ", ".join(f"{b} {k}" for b, k in n.items()) + ".", "",
         markdown_report(rows, meta.get("throughput")).rstrip(), "",
         "![accuracy against NFE](../../benchmarks/results/sudoku.png)", ""]
+    if decodings:
+        lines += [decodings, "![accuracy against NFE used](../../benchmarks/results/sudoku_decodings.png)",
+                  ""]
+    if calibrated:
+        lines += [calibrated, "![reliability of committed cells](../../benchmarks/results/"
+                  "sudoku_calibration.png)", ""]
     if training:
         lines += ["### Training cost of the models", "",
                   "| model | parameters | hardware | steps x batch | samples seen | wall time |",
@@ -365,10 +528,38 @@ def render(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
+def _calibration_report(meta: dict) -> str:
+    tables = meta.get("calibration")
+    if not tables:
+        return ""
+    lines = ["### Calibration of committed cells", "",
+             "Each decoded cell's probability when it was committed (fixed schedule, "
+             "top-prob-margin, argmax) against whether it is the solution's digit, on the "
+             "strategy-solvable puzzles. ECE: the count-weighted gap between confidence and "
+             "accuracy.", "",
+             "| model | NFE | puzzles | ECE | cells committed at >= 0.9 | their accuracy |",
+             "|---|---|---|---|---|---|"]
+    for name, c in tables.items():
+        high = [b for b in c["bins"] if b["lo"] >= 0.9 and b["count"]]
+        count = sum(b["count"] for b in high)
+        acc = sum(b["accuracy"] * b["count"] for b in high) / count if count else None
+        total = sum(b["count"] for b in c["bins"])
+        lines.append(f"| {name} | {c['nfe']} | {c['puzzles']} | {c['ece']:.3f} | "
+                     f"{100 * count / total:.1f}% | {_pct(acc)} |")
+    return "\n".join(lines) + "\n"
+
+
 def figures(rows: list[dict], meta: dict, folder: Path) -> list[Path]:
-    path = Path(folder) / "sudoku.png"
-    plot_accuracy(rows, path)
-    return [path]
+    paths = [Path(folder) / "sudoku.png"]
+    plot_accuracy([r for r in rows if _is_fixed(r)], paths[0])
+    if any(not _is_fixed(r) for r in rows):
+        paths.append(Path(folder) / "sudoku_decodings.png")
+        plot_decodings(rows, paths[-1])
+    if meta.get("calibration"):
+        paths.append(plot_reliability({name: c["bins"] for name, c in meta["calibration"].items()},
+                                      Path(folder) / "sudoku_calibration.png",
+                                      title="Sudoku, committed cells"))
+    return paths
 
 
 BENCHMARK = Benchmark(name="sudoku", title="Sudoku results", add_arguments=add_arguments,

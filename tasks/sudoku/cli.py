@@ -14,7 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from maskdiff.commandline import add_sampler_arguments, add_threads_argument, apply_threads, require_positive
+from maskdiff.commandline import (
+    ADAPTIVE,
+    add_sampler_arguments,
+    add_threads_argument,
+    apply_threads,
+    require_positive,
+)
 
 __all__ = ["add_commands"]
 
@@ -50,7 +56,10 @@ def add_commands(subparsers) -> None:
                     help="'mdm' or 'vmd' (the shipped models) or a model folder (default mdm)")
     so.add_argument("--nfe", type=int, default=20,
                     help="denoiser calls per puzzle (default 20; capped at the number of blanks)")
-    add_sampler_arguments(so, "order")
+    add_sampler_arguments(so, "order", *ADAPTIVE)
+    so.add_argument("--constrained", action="store_true",
+                    help="forbid, at every call, the digits already among a cell's peers (its own "
+                         "protocol: not the network's accuracy alone)")
     so.add_argument("--best-of", type=int, default=1,
                     help="K trajectories per puzzle with different latents/noise; keep a valid one")
     so.add_argument("--pretty", action="store_true", help="also print each board as a grid")
@@ -144,9 +153,12 @@ def _solve(args) -> int:
         several += count > 1
     todo = [i for i in range(len(puzzles)) if i not in contradiction]
     t0 = time.perf_counter()
+    decoding = {name: getattr(args, name) for name in ADAPTIVE if getattr(args, name) is not None}
+    SamplerConfig(order=order, **decoding)  # bad values are named before any work
     result = solve_puzzles(model, [puzzles[i][1] for i in todo], nfe=args.nfe, order=order,
                            best_of=args.best_of, batch_size=args.batch_size,
-                           generator=torch.Generator().manual_seed(args.seed))
+                           generator=torch.Generator().manual_seed(args.seed),
+                           constrained=args.constrained, **decoding)
     seconds = time.perf_counter() - t0
     solved = {i: (result.boards[j], result.valid[j], result.nfe[j]) for j, i in enumerate(todo)}
 
@@ -162,9 +174,12 @@ def _solve(args) -> int:
     if several:
         print(f"{several} puzzle(s) have several solutions; each got one completion",
               file=sys.stderr)
+    mean_nfe = sum(result.nfe) / len(result.nfe) if result.nfe else 0.0
+    options = "".join(f", {name.replace('_', '-')} {value}" for name, value in decoding.items())
+    options += ", constrained" if args.constrained else ""
     print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
-          f"model {args.model}, {order}, NFE <= {args.nfe}, best-of {args.best_of}; "
-          f"{seconds:.2f}s", file=sys.stderr)
+          f"model {args.model}, {order}, NFE <= {args.nfe} (mean used {mean_nfe:.2f}){options}, "
+          f"best-of {args.best_of}; {seconds:.2f}s", file=sys.stderr)
     return 0 if n_valid == len(puzzles) else 1
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import torch
 
 from maskdiff.models import MaskedDiffusionModel
 from maskdiff.sampling import SamplerConfig, generate
 
-from .board import find_conflict
-from .model import board_to_tokens, tokens_to_board
+from .board import PEERS, find_conflict
+from .model import MASK_ID, VOCAB, board_to_tokens, tokens_to_board
 
-__all__ = ["SolveResult", "solve_puzzles", "is_consistent", "BEST_OF_SCORE_NOISE"]
+__all__ = ["SolveResult", "solve_puzzles", "is_consistent", "peer_constraint", "BEST_OF_SCORE_NOISE"]
 
 # Gumbel noise on the ranking scores that makes best-of-K trajectories differ (see solve_puzzles).
 BEST_OF_SCORE_NOISE = 0.05
@@ -21,13 +22,21 @@ BEST_OF_SCORE_NOISE = 0.05
 @dataclass
 class SolveResult:
     """boards: one completed board per puzzle; valid: every row/column/box holds 1-9 and the givens
-    are kept; nfe: denoiser calls per puzzle (the budget, capped at the puzzle's number of blanks);
-    trajectories: K of best-of-K."""
+    are kept; nfe: denoiser calls the kept trajectory used (at most the budget: the puzzle's
+    number of blanks, capped by the nfe asked for; fewer with an adaptive schedule); budgets: that
+    budget per puzzle; trajectories: K of best-of-K (the cost of a puzzle is the calls of all K);
+    confidence: per puzzle, the (81,) probability each decoded cell had when committed (NaN at
+    givens), of the kept trajectory; seconds / denoiser_seconds: wall time and its part in
+    denoiser calls."""
 
     boards: list
     valid: list[bool]
     nfe: list[int]
+    budgets: list[int]
     trajectories: int
+    confidence: list[torch.Tensor] = field(default_factory=list)
+    seconds: float = 0.0
+    denoiser_seconds: float = 0.0
 
 
 def is_consistent(board, puzzle) -> bool:
@@ -36,16 +45,33 @@ def is_consistent(board, puzzle) -> bool:
         p in (0, b) for p, b in zip(puzzle, board))
 
 
+_PEER_MATRIX = torch.zeros(81, 81)
+for _cell, _peers in enumerate(PEERS):
+    _PEER_MATRIX[_cell, _peers] = 1.0
+
+
+def peer_constraint(x: torch.Tensor) -> torch.Tensor:
+    """The Sudoku rule as a decoding constraint: x (B, 81) tokens -> (B, 81, 9) the digits a
+    cell may take, i.e. those not yet placed among its 20 peers."""
+    placed = torch.nn.functional.one_hot(x.clamp(max=VOCAB - 1), VOCAB).float()
+    placed = placed * (x != MASK_ID)[..., None]  # (B, 81, 9) digits on the board
+    taken = torch.einsum("cp,bpd->bcd", _PEER_MATRIX.to(x.device), placed)
+    return taken == 0
+
+
 def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
                   order: str = "top-prob-margin", best_of: int = 1, temperature: float = 0.0,
                   score_noise: float | None = None, generator: torch.Generator | None = None,
-                  batch_size: int = 256) -> SolveResult:
+                  batch_size: int = 256, constrained: bool = False, **decoding) -> SolveResult:
     """Solve boards (0 = blank) with the model. `nfe` is capped per puzzle at its number of blanks
     (None: one cell per step). With best_of = K, K trajectories per puzzle run in parallel
     (different latents, and Gumbel noise of scale 0.05 on the ranking scores when K > 1 unless
     score_noise says otherwise; at 0.5 the noise swamps the probability scores and every
     trajectory decodes in a near-random order); the first one that satisfies every constraint is
-    kept."""
+    kept. `decoding` passes further SamplerConfig options (threshold, min_per_call, remask,
+    remask_share); `constrained` forbids, at every call, the digits already among a cell's peers
+    (results with it are their own protocol, not the network's alone)."""
+    t0 = time.perf_counter()
     if best_of < 1:
         raise ValueError(f"best_of must be >= 1, got {best_of}")
     if nfe is not None and nfe < 1:
@@ -58,22 +84,30 @@ def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
     budgets = [min(nfe or 81, sum(v == 0 for v in p)) for p in puzzles]
     boards: list = [None] * len(puzzles)
     valid = [False] * len(puzzles)
+    used = [0] * len(puzzles)
+    confidence: list = [None] * len(puzzles)
+    inside = 0.0
     per_batch = max(1, batch_size // best_of)
     for budget in sorted(set(budgets)):
         todo = [i for i, b in enumerate(budgets) if b == budget]
         if budget == 0:  # nothing to fill in
             for i in todo:
                 boards[i], valid[i] = puzzles[i], is_consistent(puzzles[i], puzzles[i])
+                confidence[i] = torch.full((81,), float("nan"))
             continue
         config = SamplerConfig(nfe=budget, order=order, temperature=temperature,
-                               score_noise=score_noise)
+                               score_noise=score_noise, **decoding)
         for start in range(0, len(todo), per_batch):
             chunk = todo[start:start + per_batch]
             x = board_to_tokens([puzzles[i] for i in chunk for _ in range(best_of)])
-            candidates = tokens_to_board(generate(model, x, config=config,
-                                                  generator=generator).tokens)
+            out = generate(model, x, config=config, generator=generator,
+                           constraint=peer_constraint if constrained else None)
+            inside += out.denoiser_seconds
+            candidates = tokens_to_board(out.tokens)
             for j, i in enumerate(chunk):
-                mine = candidates[j * best_of:(j + 1) * best_of]
-                ok = [b for b in mine if is_consistent(b, puzzles[i])]
-                boards[i], valid[i] = (ok[0], True) if ok else (mine[0], False)
-    return SolveResult(boards, valid, budgets, best_of)
+                rows = range(j * best_of, (j + 1) * best_of)
+                kept = next((r for r in rows if is_consistent(candidates[r], puzzles[i])), rows[0])
+                boards[i], valid[i] = candidates[kept], is_consistent(candidates[kept], puzzles[i])
+                used[i], confidence[i] = int(out.nfe_per_sequence[kept]), out.confidence[kept]
+    return SolveResult(boards, valid, used, budgets, best_of, confidence,
+                       seconds=time.perf_counter() - t0, denoiser_seconds=inside)

@@ -102,3 +102,20 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, capsys):
     save_model(tiny_model(), tmp_path / "tiny")
     code, _, err = _solve(["--model", str(tmp_path / "tiny"), HARD], capsys)
     assert code == 2 and "not a Sudoku model" in err
+
+
+def test_adaptive_options_report_the_calls_used(model_dir, capsys):
+    code, lines, err = _solve(["--model", model_dir, "--nfe", "10", "--threshold", "0.2",
+                               "--remask", "confidence", "--constrained", HARD], capsys)
+    used = int(lines[0].split()[2].removeprefix("nfe="))
+    assert 1 <= used <= 10 and "mean used" in err and "threshold 0.2" in err
+    assert "constrained" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--threshold", "2"], "threshold must lie in"),
+    (["--min-per-call", "one"], "needs a threshold"),
+])
+def test_bad_adaptive_options_are_clear_errors(model_dir, capsys, args, message):
+    code, _, err = _solve(["--model", model_dir, *args, HARD], capsys)
+    assert code == 2 and message in err
