@@ -86,3 +86,22 @@ def test_a_constraint_of_the_wrong_shape_is_named():
 def test_bad_decoding_options_are_named(config, message):
     with pytest.raises(ValueError, match=message):
         SamplerConfig(**config)
+
+
+def test_remasking_never_reopens_a_finished_row():
+    model = _model()
+    out = _decode(model, nfe=SEQ_LEN, threshold=1e-9, remask="confidence", remask_share=0.5)
+    assert out.nfe_per_sequence.tolist() == [1] * 6 and out.commits.tolist() == [SEQ_LEN] * 6
+
+
+def test_the_one_per_call_form_takes_a_budget_above_the_tokens_as_a_cap():
+    out = _decode(_model(), nfe=20, threshold=0.9, min_per_call="one")
+    assert out.nfe <= SEQ_LEN and not bool((out.tokens == VOCAB).any())
+    with pytest.raises(ValueError, match="lower nfe"):  # the fixed count per call cannot
+        _decode(_model(), nfe=20, threshold=0.9)
+
+
+def test_a_constraint_on_another_device_is_named():
+    with pytest.raises(ValueError, match="on the model's device"):
+        _decode(_model(), nfe=4, constraint=lambda x: torch.ones(x.shape[0], SEQ_LEN, VOCAB,
+                                                                   dtype=torch.bool, device="meta"))

@@ -1,4 +1,4 @@
-"""Reverse processes: block-by-block decoding with an exact NFE budget, built from registries.
+"""Reverse processes: block-by-block decoding within an NFE budget, built from registries.
 
 - `orders`: ranking rules for confidence decoding (`ORDERS`, `register_order`);
 - `methods`: commit strategies, confidence and ancestral (`METHODS`, `register_method`);

@@ -36,11 +36,12 @@ class SamplerConfig:
 
     Adaptive decoding (confidence method): threshold commits, at every call, each masked position
     whose token has at least that probability, on top of a minimum per call: min_per_call
-    "schedule" is the fixed schedule's count so far (the budget holds exactly, and a threshold
-    that is never met gives the fixed schedule), "one" is one token per call with nfe as a cap
-    (Fast-dLLM's unbudgeted form). Rows that finish early stop counting calls. remask: a
-    registered remasking strategy ("confidence", "random") that sends `remask_share` of the
-    committed tokens of the block back to [MASK] before each call but the last.
+    "schedule" is the fixed schedule's count so far (never more calls than the budget, and a
+    threshold that is never met gives the fixed schedule), "one" is one token per call with nfe
+    as a cap (Fast-dLLM's unbudgeted form). Rows that finish early stop counting calls. remask: a
+    registered remasking strategy ("confidence", "random") that sends `remask_share` (rounded
+    down) of the block's committed tokens back to [MASK] before each call but the last, in rows
+    still decoding; re-masked tokens must be decoded again, so remasking spends calls.
     """
 
     nfe: int | None = None
@@ -77,7 +78,7 @@ class SamplerConfig:
         if self.threshold is not None:
             if not 0 < self.threshold <= 1:
                 raise ValueError(f"threshold must lie in (0, 1], got {self.threshold}")
-            if not METHODS[self.method].adaptive:
+            if not METHODS[self.method].ranks_positions:
                 raise ValueError(f"threshold needs a method that ranks positions (confidence), "
                                  f"not {self.method!r}")
         if self.min_per_call not in MIN_PER_CALL:
@@ -111,7 +112,8 @@ class SampleResult:
 
     @property
     def tokens_per_call(self) -> float:
-        """Committed tokens per denoiser call, over the whole batch."""
+        """Committed tokens per denoiser call of a sequence (all commits over all per-sequence
+        calls of the batch)."""
         if self.nfe_per_sequence is None or int(self.nfe_per_sequence.sum()) == 0:
             return float("nan")
         return float(self.commits.sum()) / float(self.nfe_per_sequence.sum())

@@ -1,4 +1,5 @@
-"""The decoding loop: block by block, one denoiser call per step, an exact NFE budget.
+"""The decoding loop: block by block, one denoiser call per step, within an NFE budget (spent
+exactly by the fixed schedule; a threshold or a finished row can leave calls unspent).
 
 The budget is split evenly over the blocks that have something to decode. Each step may send some
 committed tokens back to [MASK] (the remask strategy), draws the block's latent (the z policy),
@@ -75,7 +76,7 @@ def generate(
     x = _initial_tokens(model, x_init, batch_size)
     B = x.shape[0]
     masked_per_block = (x == cfg.mask_id).view(B, cfg.num_blocks, -1).sum(-1)  # (B, nb)
-    steps = _steps_per_block(config.nfe, masked_per_block)
+    steps = _steps_per_block(config.nfe, masked_per_block, cap=config.min_per_call == "one")
     use_cache = config.kv_cache and cfg.num_blocks > 1 and model.prior_net is None
     run = _Run(model, config,
                METHODS[config.method](config, resolve_schedule(config.schedule, cfg.schedule),
@@ -108,16 +109,21 @@ def _initial_tokens(model: MaskedDiffusionModel, x_init, batch_size) -> torch.Te
     return x_init.clone().long().to(device)
 
 
-def _steps_per_block(nfe: int | None, masked_per_block: torch.Tensor) -> dict[int, int]:
-    """Denoiser calls for each block that has [MASK]s: {block: steps}, in decoding order."""
+def _steps_per_block(nfe: int | None, masked_per_block: torch.Tensor,
+                     cap: bool = False) -> dict[int, int]:
+    """Denoiser calls for each block that has [MASK]s: {block: steps}, in decoding order. With
+    `cap`, nfe is a ceiling (one token per call at least): a block takes at most its tokens."""
     needed = [k for k in range(masked_per_block.shape[1]) if masked_per_block[:, k].any()]
+    most = {k: int(masked_per_block[:, k].max()) for k in needed}
     if nfe is None or not needed:
-        return {k: int(masked_per_block[:, k].max()) for k in needed}
+        return most
     if nfe < len(needed):
         raise ValueError(f"nfe={nfe} is below the number of blocks to decode ({len(needed)}): "
                          f"each block needs at least one denoiser call")
     base, extra = divmod(nfe, len(needed))
     steps = {k: base + (1 if i < extra else 0) for i, k in enumerate(needed)}
+    if cap:
+        return {k: min(n, most[k]) for k, n in steps.items()}
     for k in needed:
         n = masked_per_block[:, k]
         short = (n > 0) & (n < steps[k])
@@ -192,15 +198,21 @@ def _constrain(logits: torch.Tensor, allowed: torch.Tensor, vocab_size: int) -> 
     if allowed.shape != logits.shape[:-1] + (vocab_size,) or allowed.dtype != torch.bool:
         raise ValueError(f"a constraint must return a bool tensor of shape (B, L, {vocab_size}), "
                          f"got {tuple(allowed.shape)} {allowed.dtype}")
+    if allowed.device != logits.device:
+        raise ValueError(f"a constraint must return its tensor on the model's device "
+                         f"({logits.device}), got {allowed.device}")
     allowed = allowed | ~allowed.any(-1, keepdim=True)
     forbid = torch.cat([~allowed, torch.zeros_like(allowed[..., :1])], dim=-1)  # mask column as is
     return logits.masked_fill(forbid, -math.inf)
 
 
 def _remask(run: _Run, x: torch.Tensor, start: int, end: int, generated: torch.Tensor) -> None:
-    """Send `remask_share` of the block's committed generated tokens back to [MASK]."""
+    """Send `remask_share` (rounded down) of the block's committed generated tokens back to
+    [MASK], in rows still decoding: a finished row stays finished."""
     mask_id = run.model.config.mask_id
-    committed = generated & (x[:, start:end] != mask_id)  # (B, b)
-    k = torch.ceil(committed.sum(-1) * run.config.remask_share).long()
+    block = x[:, start:end]
+    committed = generated & (block != mask_id)  # (B, b)
+    still_decoding = (block == mask_id).any(-1)  # (B,)
+    k = torch.floor(committed.sum(-1) * run.config.remask_share).long() * still_decoding
     picked = REMASKS[run.config.remask](run.confidence[:, start:end], committed, k, run.generator)
     x[:, start:end] = x[:, start:end].masked_fill(picked, mask_id)

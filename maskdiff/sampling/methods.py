@@ -30,10 +30,10 @@ class Method:
 
     `start_block` announces a block (n_masked: (B,) masked tokens per row); per step, `time` gives
     the time a time-conditioned model reads, (B,), and `commit` the positions to fill, (B, b).
-    adaptive: whether the method ranks positions, so that a confidence threshold applies."""
+    ranks_positions: whether the method ranks positions, so that a confidence threshold applies."""
 
     needs_entropy = False
-    adaptive = False
+    ranks_positions = False
 
     def __init__(self, config: SamplerConfig, schedule: Schedule, generator: torch.Generator | None):
         self.config, self.schedule, self.generator = config, schedule, generator
@@ -78,7 +78,7 @@ class Confidence(Method):
     `config.threshold` also every position whose token has at least that probability. The model
     reads the time at which the schedule's expected masked fraction equals the block's."""
 
-    adaptive = True
+    ranks_positions = True
 
     def __init__(self, config, schedule, generator):
         super().__init__(config, schedule, generator)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -30,14 +29,15 @@ from .solve import BEST_OF_SCORE_NOISE, solve_puzzles
 from .testsets import load_test_set
 
 __all__ = ["BUCKETS", "PUBLISHED", "load_buckets", "accuracy_rows", "measure_throughput",
-           "timed_denoiser", "summary_table", "markdown_report", "plot_accuracy", "model_fingerprint",
+           "summary_table", "markdown_report", "plot_accuracy", "model_fingerprint",
            "BENCHMARK"]
 
 DATA_DIR = Path(__file__).parent / "data"
 BUCKETS = tuple(RATINGS)
 
-# Published whole-board accuracies (spec/targets.md). "strategy" = puzzles solvable by human
-# strategies (Kim et al. 2025 filtering of the Kaggle 3M set); "hard" = the rest (needs search).
+# Published whole-board accuracies (each system's label names its source). "strategy" = puzzles
+# solvable by human strategies (Kim et al. 2025 filtering of the Kaggle 3M set); "hard" = the rest
+# (needs search).
 PUBLISHED = [
     {"system": "VMD paper, VMD", "order": "top-prob-margin", "split": "strategy",
      "accuracy": {5: 0.969, 10: 0.990, 20: 0.997}},
@@ -148,36 +148,15 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
     return rows
 
 
-@contextmanager
-def timed_denoiser(model):
-    """Accumulates the wall time spent inside `model.logits` (the denoiser call) in seconds[0]."""
-    original = model.logits
-    seconds = [0.0]
-
-    def timed(*args, **kwargs):
-        t0 = time.perf_counter()
-        out = original(*args, **kwargs)
-        seconds[0] += time.perf_counter() - t0
-        return out
-
-    model.logits = timed
-    try:
-        yield seconds
-    finally:
-        del model.logits  # back to the class method
-
-
 def measure_throughput(model, puzzles, nfe: int = 20, batch_size: int = 256, seed: int = 0) -> dict:
     """Batched solving speed and the share of wall time spent outside denoiser calls."""
     solve_puzzles(model, puzzles[:8], nfe=nfe, batch_size=batch_size)  # warm-up
-    with timed_denoiser(model) as inside:
-        t0 = time.perf_counter()
-        solve_puzzles(model, puzzles, nfe=nfe, batch_size=batch_size,
-                      generator=torch.Generator().manual_seed(seed))
-        wall = time.perf_counter() - t0
+    result = solve_puzzles(model, puzzles, nfe=nfe, batch_size=batch_size,
+                           generator=torch.Generator().manual_seed(seed))
+    wall = result.seconds
     return {"method": _method(model), "nfe": nfe, "batch_size": batch_size, "puzzles": len(puzzles),
             "seconds": round(wall, 3), "puzzles_per_second": round(len(puzzles) / wall, 2),
-            "outside_denoiser_share": round(1 - inside[0] / wall, 4),
+            "outside_denoiser_share": round(1 - result.denoiser_seconds / wall, 4),
             "threads": torch.get_num_threads()}
 
 
@@ -324,8 +303,9 @@ def decoding_report(rows: list[dict]) -> str:
              "Top-prob-margin, argmax, best-of 1. `fixed`: the published protocol (the same count "
              "per call). `adaptive`: every cell at least " + f"{DECODINGS['adaptive']['threshold']}"
              " likely is committed too, on top of the fixed count so far, so the budget holds and "
-             "rows finish early. `+remask`: 10% of the committed cells go back to [MASK] before "
-             "each call but the last (lowest commit-time confidence). `+constraint`: digits "
+             "rows finish early. `+remask`: " + f"{DECODINGS['adaptive+remask']['remask_share']:.0%}"
+             " of the committed cells go back to [MASK] before each call but the last (lowest "
+             "commit-time confidence), which costs calls. `+constraint`: digits "
              "already among a cell's peers are forbidden, a rule the network is not credited "
              "with: its own protocol, never mixed with the others.", "",
              "| model | decoding | NFE budget | strategy-solvable | mean NFE used | guessing | "
@@ -402,11 +382,6 @@ def plot_accuracy(rows: list[dict], path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _training_record(name: str) -> dict | None:
-    folder = SHIPPED_DIR / name if name in SHIPPED else Path(name)
-    return read_config(folder)[1].get("training")
 
 
 def _training_record(name: str) -> dict | None:

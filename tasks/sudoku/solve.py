@@ -108,6 +108,6 @@ def solve_puzzles(model: MaskedDiffusionModel, puzzles, *, nfe: int | None = 20,
                 rows = range(j * best_of, (j + 1) * best_of)
                 kept = next((r for r in rows if is_consistent(candidates[r], puzzles[i])), rows[0])
                 boards[i], valid[i] = candidates[kept], is_consistent(candidates[kept], puzzles[i])
-                used[i], confidence[i] = int(out.nfe_per_sequence[kept]), out.confidence[kept]
+                used[i], confidence[i] = int(out.nfe_per_sequence[kept]), out.confidence[kept].cpu()
     return SolveResult(boards, valid, used, budgets, best_of, confidence,
                        seconds=time.perf_counter() - t0, denoiser_seconds=inside)

@@ -37,12 +37,13 @@ PAPER_SOURCE = "Zhang, Schwing, Zhao, Variational Masked Diffusion Models (arXiv
 
 
 QUICK_STEPS = {"mdm": 300, "vmd": 600}
-# The adaptive rows: every token at least this likely commits, within one token per step's budget.
+# The adaptive rows: every token at least this likely commits, within one token per step's budget
+# (the protocol column of a row: "fixed" when absent).
 ADAPTIVE_THRESHOLD = 0.9
 
 
 def _is_fixed(row: dict) -> bool:
-    return row.get("schedule", "fixed") == "fixed"
+    return row.get("protocol", "fixed") == "fixed"
 
 
 def jobs_for(datasets, quick: bool = False) -> list[dict]:
@@ -229,9 +230,9 @@ def adaptive_table(rows: list[dict]) -> str:
                      f"| {f['nfe']} | {_pct(f['accuracy'])} | {r['nfe_used']:.2f} | "
                      f"{_pct(r['accuracy'])} | {1 - r['nfe_used'] / f['nfe']:.0%} |")
     threshold = adaptive[0]["threshold"]
-    lines += ["", f"Adaptive: top-prob order, every token at least {threshold} likely commits on top "
-              "of the fixed schedule's count, within the budget of one token per step; a sequence "
-              "stops counting calls when it has no [MASK] left."]
+    lines += ["", f"Adaptive: every token at least {threshold} likely commits on top of the fixed "
+              "schedule's count (the same random order), within the budget of one token per step; "
+              "a sequence stops counting calls when it has no [MASK] left."]
     return "\n".join(lines)
 
 

@@ -89,23 +89,21 @@ def evaluate_model(model: MaskedDiffusionModel, dataset: str, nfe: int, num_samp
                    threshold: float | None = None) -> dict:
     """Decode `num_samples` sequences from scratch with `nfe` calls (random order: every order is
     the same for a factorised one-step decode) and score them. With `threshold`, the adaptive
-    schedule (top-prob order: every token at least that likely commits too) within a budget of
-    `nfe` calls; nfe_used is then the mean calls per sequence."""
+    schedule (the same order for the fixed count; every token at least that likely commits too)
+    within a budget of `nfe` calls; nfe_used is then the mean calls per sequence."""
     ds = get_dataset(dataset)
     cfg = model.config
     if (cfg.seq_len, cfg.vocab_size) != (ds.seq_len, ds.vocab_size):
         raise ValueError(f"the model has sequence length {cfg.seq_len} and vocabulary {cfg.vocab_size}; "
                          f"{dataset} has sequence length {ds.seq_len} and vocabulary {ds.vocab_size}")
-    config = (SamplerConfig(nfe=nfe, order="random", temperature=temperature) if threshold is None
-              else SamplerConfig(nfe=nfe, order="top-prob", temperature=temperature,
-                                 threshold=threshold))
+    config = SamplerConfig(nfe=nfe, order="random", temperature=temperature, threshold=threshold)
     out = generate(model, batch_size=num_samples, config=config,
                    generator=torch.Generator().manual_seed(seed))
     m = ds.metrics(out.tokens)
     row = dict(accuracy=m.accuracy, kl=m.kl, tv=m.tv, num_samples=m.num_samples,
                kl_smoothing=m.smoothing, nfe=out.nfe)
     if threshold is not None:
-        row.update(schedule="adaptive", threshold=threshold, nfe=nfe, batch_calls=out.nfe,
+        row.update(protocol="adaptive", threshold=threshold, nfe=nfe, batch_calls=out.nfe,
                    nfe_used=float(out.nfe_per_sequence.float().mean()))
     return row
 
@@ -130,8 +128,6 @@ def likelihood_numbers(model: MaskedDiffusionModel, dataset: str, num_sequences:
     return dict(objective=round(objective, 4), objective_se=round(objective_se, 4),
                 valid_bound=round(valid, 4), valid_bound_se=round(valid_se, 4),
                 data_entropy=round(entropy, 4))
-
-
 
 
 def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True) -> dict:
