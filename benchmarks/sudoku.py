@@ -5,7 +5,11 @@
     python benchmarks/sudoku.py --per-bucket 300 --best-of 4 --best-of-nfe 20   # the committed run
     python benchmarks/sudoku.py --render           # rebuild the page from the data file
 
-Writes benchmarks/results/sudoku.{json,png} and docs/results/sudoku.md, and the README headline.
+Besides the fixed schedule (the published protocol), each decoding protocol of
+tasks/sudoku/benchmark.py:DECODINGS (adaptive, + remasking, + the peer constraint) gets its own rows
+at top-prob-margin (--decodings, --decoding-nfe), with the NFE actually used, and the committed
+cells' calibration is measured. Writes benchmarks/results/sudoku.json, sudoku.png,
+sudoku_decodings.png and sudoku_calibration.png, docs/results/sudoku.md and the README headline.
 Finished rows are cached in benchmarks/results/sudoku_rows.jsonl: a stopped run resumes.
 """
 

@@ -3,6 +3,7 @@
     maskdiff train --config FILE [--out DIR] [--set KEY=VALUE ...]   train any task's recipe
     accelerate launch -m maskdiff train --config FILE                (many processes, same path)
     maskdiff sample --model DIR [--num N] [--nfe N] [--order ...] [--temperature T]
+                    [--threshold P] [--remask STRATEGY]
     maskdiff <task> ...      every package under maskdiff.tasks with `add_commands` adds its own
 """
 

@@ -17,6 +17,7 @@ import argparse
 import datetime
 import functools
 import json
+import os
 import re
 import shlex
 import sys
@@ -51,9 +52,18 @@ class Benchmark:
     description: str = ""
 
 
+def _portable(command: str) -> str:
+    """The command with this checkout's (and the working folder's) absolute paths made relative,
+    so that a results file names no machine's folders."""
+    root = Path(__file__).resolve().parents[1]
+    for folder in {str(root), os.getcwd()}:
+        command = command.replace(folder + os.sep, "").replace(folder, ".")
+    return command
+
+
 def run_metadata(command: str, wall_seconds: float | None, **extra) -> dict:
     """What every results file records about the run that made it."""
-    return {"command": command, "date": datetime.date.today().isoformat(),
+    return {"command": _portable(command), "date": datetime.date.today().isoformat(),
             "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
             "hardware": hardware_description(), "versions": software_versions(), **extra}
 

@@ -5,9 +5,11 @@
     testsets.py   the fixed-seed test sets under data/ (regenerated bit for bit)
     model.py      tokens <-> boards, the denoiser preset (row/column/box embeddings, peer
                   attention), the shipped models under data/models/
-    solve.py      batched solving, best-of-K, the validity check
+    solve.py      batched solving, best-of-K, adaptive decoding and the peer constraint, the validity
+                  check, the calls used per puzzle
     train.py      the named recipes (mdm, vmd) and the training stream
-    benchmark.py  accuracy against NFE per order and difficulty (benchmarks/sudoku.py)
+    benchmark.py  accuracy against NFE per order, decoding protocol and difficulty; calibration of
+                  committed cells (benchmarks/sudoku.py)
     demo.py       `maskdiff sudoku demo`
     cli.py        `maskdiff sudoku {train,solve,bench,demo}`
 """

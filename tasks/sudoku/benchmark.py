@@ -1,4 +1,6 @@
-"""Sudoku benchmark: whole-board accuracy against NFE, per decoding order and difficulty bucket.
+"""Sudoku benchmark: whole-board accuracy against NFE, per decoding order, decoding protocol
+(fixed count per call, adaptive, remasking, peer constraint) and difficulty bucket, plus the
+calibration of committed cells.
 
     python benchmarks/sudoku.py          (or: maskdiff sudoku bench --out DIR)
 

@@ -2,8 +2,9 @@
 
     maskdiff sudoku train --model {mdm,vmd} --out DIR [--steps N] [--ship]
     maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
-                          [--best-of K] [--pretty]
-    maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--out DIR]
+                          [--best-of K] [--threshold P] [--remask confidence] [--constrained]
+                          [--pretty]
+    maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--decodings ...] [--out DIR]
     maskdiff sudoku demo [--per-bucket N] [--nfe N]
 """
 
