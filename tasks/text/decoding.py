@@ -25,9 +25,9 @@ __all__ = ["PROTOCOLS", "BENCHMARK", "measure"]
 # name -> SamplerConfig options on top of a one-token-per-call budget, tokens sampled at T = 1.
 PROTOCOLS = {
     "fixed (confidence)": dict(method="confidence", order="top-prob"),
-    "adaptive 0.9": dict(method="confidence", order="top-prob", threshold=0.9),
-    "adaptive 0.7": dict(method="confidence", order="top-prob", threshold=0.7),
-    "adaptive 0.9, one per call": dict(method="confidence", order="top-prob", threshold=0.9,
+    **{f"adaptive {p}": dict(method="confidence", order="top-prob", threshold=p)
+       for p in (0.9, 0.5, 0.3)},
+    "adaptive 0.5, one per call": dict(method="confidence", order="top-prob", threshold=0.5,
                                        min_per_call="one"),
 }
 
