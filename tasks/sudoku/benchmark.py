@@ -345,6 +345,9 @@ def plot_decodings(rows: list[dict], path: str | Path) -> None:
         ax.plot([x for x, _ in pts], [y for _, y in pts], "--" if decoding == "fixed" else "-",
                 marker="o", label=f"{method} {decoding}")
     ax.set_xscale("log")
+    ticks = sorted({p["nfe"] for p in points})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("mean NFE used per puzzle")
     ax.set_ylabel("strategy-solvable accuracy (%)")
     ax.grid(alpha=0.3)
