@@ -20,3 +20,15 @@ def test_every_protocol_stays_within_one_call_per_token():
     fixed = next(r for r in rows if r["protocol"].startswith("fixed"))
     assert fixed["nfe_used"] == 8 and fixed["tokens_per_call"] == 1
     assert "tokens per call" in render(rows, {"batch": 4})
+
+
+def test_infilling_calibration_scores_only_the_filled_tokens():
+    from maskdiff.tasks.text.decoding import infilling_calibration
+
+    torch.manual_seed(0)
+    model = MaskedDiffusionModel(ModelConfig(vocab_size=6, seq_len=8, block_size=4, d_model=16,
+                                             n_layers=1, n_heads=2)).eval()
+    sequences = torch.randint(0, 6, (32, 8), generator=torch.Generator().manual_seed(1))
+    c = infilling_calibration(model, sequences, share=0.5)
+    filled = sum(b["count"] for b in c["bins"])
+    assert 0 < filled < 32 * 8 and 0 <= c["accuracy"] <= 1 and c["ece"] >= 0
