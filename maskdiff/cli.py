@@ -111,7 +111,8 @@ def _sample(args) -> int:
     else:
         for row in out.tokens.tolist():
             print(" ".join(map(str, row)))
-    print(f"NFE: {out.nfe} calls; per sequence mean {out.nfe_per_sequence.float().mean():.2f}; "
+    print(f"NFE: {out.nfe} calls; per sequence mean {out.nfe_per_sequence.float().mean():.2f}, "
+          f"histogram {out.nfe_histogram()}; "
           f"{out.tokens_per_call:.2f} tokens per call; {out.seconds:.2f}s "
           f"({100 * (1 - out.denoiser_seconds / out.seconds):.1f}% outside denoiser calls)",
           file=sys.stderr)

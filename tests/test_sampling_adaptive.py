@@ -49,7 +49,7 @@ def test_accounting_counts_commits_calls_and_time():
     model = _model()
     out = _decode(model, nfe=4)
     assert out.commits.tolist() == [SEQ_LEN] * 6 and out.tokens_per_call == pytest.approx(2.0)
-    assert 0 < out.denoiser_seconds <= out.seconds
+    assert 0 < out.denoiser_seconds <= out.seconds and out.nfe_histogram() == {4: 6}
     remasked = _decode(model, nfe=4, remask="confidence", remask_share=0.5)
     assert bool((remasked.commits > SEQ_LEN).all()) and remasked.nfe == 4
 

@@ -110,6 +110,11 @@ class SampleResult:
     seconds: float = 0.0
     denoiser_seconds: float = 0.0
 
+    def nfe_histogram(self) -> dict[int, int]:
+        """{calls: sequences that used that many}, in increasing order of calls."""
+        values, counts = self.nfe_per_sequence.unique(return_counts=True)
+        return dict(zip(values.tolist(), counts.tolist()))
+
     @property
     def tokens_per_call(self) -> float:
         """Committed tokens per denoiser call of a sequence (all commits over all per-sequence

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from maskdiff.commandline import (
@@ -176,10 +177,12 @@ def _solve(args) -> int:
         print(f"{several} puzzle(s) have several solutions; each got one completion",
               file=sys.stderr)
     mean_nfe = sum(result.nfe) / len(result.nfe) if result.nfe else 0.0
+    histogram = dict(sorted(Counter(result.nfe).items()))
     options = "".join(f", {name.replace('_', '-')} {value}" for name, value in decoding.items())
     options += ", constrained" if args.constrained else ""
     print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
-          f"model {args.model}, {order}, NFE <= {args.nfe} (mean used {mean_nfe:.2f}){options}, "
+          f"model {args.model}, {order}, NFE <= {args.nfe} (used: mean {mean_nfe:.2f}, "
+          f"histogram {histogram}){options}, "
           f"best-of {args.best_of}; {seconds:.2f}s", file=sys.stderr)
     return 0 if n_valid == len(puzzles) else 1
 

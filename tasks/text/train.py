@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -111,6 +111,8 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
         raise ValueError("no output folder: give out_dir in the config or --out")
     settings = config_section(TextDataSettings, recipe.data, "data")
     evals = config_section(EvalSettings, recipe.eval, "eval")
+    # the model carries how its samples are drawn: the recipe's sampler, else the text default
+    recipe = replace(recipe, sampler=recipe.sampler or DEFAULT_SAMPLER)
     state = PartialState(cpu=not torch.cuda.is_available())  # the same state train() makes
     data = prepare_text(settings.corpus, settings.tokenizer)
     model_cfg = recipe.model

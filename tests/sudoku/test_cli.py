@@ -108,7 +108,8 @@ def test_adaptive_options_report_the_calls_used(model_dir, capsys):
     code, lines, err = _solve(["--model", model_dir, "--nfe", "10", "--threshold", "0.2",
                                "--remask", "confidence", "--constrained", HARD], capsys)
     used = int(lines[0].split()[2].removeprefix("nfe="))
-    assert 1 <= used <= 10 and "mean used" in err and "threshold 0.2" in err
+    assert 1 <= used <= 10 and "used: mean" in err and "threshold 0.2" in err
+    assert f"histogram {{{used}: 1}}" in err
     assert "constrained" in err
 
 

@@ -57,6 +57,10 @@ def test_train_command_writes_model_results_and_samples(tmp_path, corpus, capsys
     assert record["tokens_seen"] == 6 * 8 * 16 and "marginal" in record["bound_kind"]
     assert 1 < record["ppl_bound"] < 60
     assert len(_losses(tmp_path / "run")) == 6
+    # the model carries its recipe, with the sampler its samples are drawn by
+    from maskdiff.models import read_config
+    saved = read_config(tmp_path / "run" / "model")[1]["recipe"]
+    assert saved["task"] == "text" and saved["sampler"]["method"] == "ancestral"
     # `text eval` reads the saved model and tokenizer back
     assert main(["text", "eval", "--model", str(tmp_path / "run" / "model"), "--passes", "2",
                  "--max-sequences", "4", "--num-latents", "2", "--samples", "1"]) == 0
