@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = ["PuzzleError", "parse_board", "format_board", "pretty_board", "find_conflict",
-           "validate", "solve", "count_solutions", "allowed", "candidates", "PEERS", "UNITS"]
+           "validate", "solve", "count_solutions", "has_other_solution", "allowed", "candidates",
+           "PEERS", "UNITS"]
 
 ROWS = [[9 * r + c for c in range(9)] for r in range(9)]
 COLS = [[9 * r + c for r in range(9)] for c in range(9)]
@@ -116,30 +117,39 @@ def candidates(board: list[int]) -> list[int]:
     return [0 if board[cell] else allowed(board, cell) for cell in range(81)]
 
 
-def _search(board: list[int], limit: int, found: list) -> None:
-    """Depth-first search with the fewest-candidates cell first; stops after `limit` solutions."""
-    best, best_mask, best_count = -1, 0, 10
-    for cell in range(81):
-        if board[cell]:
-            continue
-        mask = allowed(board, cell)
-        count = bin(mask).count("1")
+_POPCOUNT = [bin(m).count("1") for m in range(1 << 10)]
+
+
+def _search(board: list[int], cands: list[int], empties: list[int], limit: int,
+            found: list) -> None:
+    """Depth-first search with the fewest-candidates cell first (the first such cell in board
+    order; digits in increasing order); stops after `limit` solutions. cands[c] is the bitmask
+    of digits no peer of the empty cell c holds, kept up to date along the search instead of
+    recounted at every node."""
+    best, best_count = -1, 10
+    for cell in empties:
+        count = _POPCOUNT[cands[cell]]
         if count == 0:
             return
         if count < best_count:
-            best, best_mask, best_count = cell, mask, count
+            best, best_count = cell, count
             if count == 1:
                 break
     if best < 0:
         found.append(tuple(board))
         return
-    for d in range(1, 10):
-        if best_mask >> d & 1:
-            board[best] = d
-            _search(board, limit, found)
-            if len(found) >= limit:
-                board[best] = 0
-                return
+    rest = [c for c in empties if c != best]
+    mask = cands[best]
+    while mask:
+        bit = mask & -mask
+        mask ^= bit
+        board[best] = bit.bit_length() - 1
+        narrowed = cands[:]
+        for p in PEERS[best]:
+            narrowed[p] &= ~bit
+        _search(board, narrowed, rest, limit, found)
+        if len(found) >= limit:
+            break
     board[best] = 0
 
 
@@ -147,8 +157,24 @@ def _solutions(board: Iterable[int], limit: int) -> list[tuple[int, ...]]:
     b = list(board)
     found: list = []
     if not find_conflict(b):
-        _search(b, limit, found)
+        _search(b, candidates(b), [c for c in range(81) if not b[c]], limit, found)
     return found
+
+
+def has_other_solution(board: list[int], cell: int, value: int) -> bool:
+    """Whether the puzzle `board` (with `cell` blank) has a solution where `cell` is not `value`.
+    When the puzzle with `cell` = `value` has exactly one solution, this says whether blanking
+    `cell` breaks uniqueness, far faster than counting the blanked puzzle's solutions."""
+    assert board[cell] == 0
+    others = allowed(board, cell) & ~(1 << value)
+    for d in range(1, 10):
+        if others >> d & 1:
+            board[cell] = d
+            found = _solutions(board, 1)
+            board[cell] = 0
+            if found:
+                return True
+    return False
 
 
 def count_solutions(board: Iterable[int], limit: int = 2) -> int:

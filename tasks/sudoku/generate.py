@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import random
 
-from .board import ALL, BOXES, COLS, PEERS, ROWS, UNITS, allowed, candidates, count_solutions
+from .board import (
+    ALL,
+    BOXES,
+    COLS,
+    PEERS,
+    ROWS,
+    UNITS,
+    allowed,
+    candidates,
+    has_other_solution,
+)
 
 __all__ = ["random_grid", "augment", "make_puzzle", "rate", "RATINGS"]
 
@@ -59,7 +69,8 @@ def augment(board, rng: random.Random) -> tuple[int, ...]:
 
 
 def make_puzzle(solution, rng: random.Random, min_givens: int = 17) -> tuple[int, ...]:
-    """Remove givens in random order while the puzzle keeps exactly one solution."""
+    """Remove givens in random order while the puzzle keeps exactly one solution (the grid's).
+    A removal keeps uniqueness exactly when no solution puts another digit in the blanked cell."""
     board = list(solution)
     cells = list(range(81))
     rng.shuffle(cells)
@@ -68,7 +79,7 @@ def make_puzzle(solution, rng: random.Random, min_givens: int = 17) -> tuple[int
         if givens <= min_givens:
             break
         value, board[cell] = board[cell], 0
-        if count_solutions(board, limit=2) != 1:
+        if has_other_solution(board, cell, value):
             board[cell] = value
         else:
             givens -= 1
