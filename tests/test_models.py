@@ -145,3 +145,29 @@ def test_position_groups_are_validated_and_saved(tmp_path):
     x = torch.full((1, 81), 9)
     assert torch.equal(model.logits(model.training_layout(x, x)),
                        loaded.logits(loaded.training_layout(x, x)))
+
+
+def test_a_looped_trunk_reuses_its_blocks():
+    """n_loops applies the same blocks again: same parameters, and exactly the plain trunk's
+    blocks run twice."""
+    from maskdiff import MaskedDiffusionModel
+
+    base = dict(vocab_size=5, seq_len=8, d_model=16, n_layers=2, n_heads=2)
+    torch.manual_seed(0)
+    plain = MaskedDiffusionModel(ModelConfig(**base)).eval()
+    looped = MaskedDiffusionModel(ModelConfig(**base, n_loops=2)).eval()
+    looped.load_state_dict(plain.state_dict())
+    assert looped.num_parameters() == plain.num_parameters()
+    x = torch.randint(0, 6, (3, 8), generator=torch.Generator().manual_seed(1))
+    layout = plain.sampling_layout(x)
+    trunk = plain.trunk
+    h = trunk.tok_emb(layout.tokens) + trunk.pos_emb(layout.positions)
+    for block in [*trunk.blocks, *trunk.blocks]:
+        h = block(h, layout.attn_mask)
+    with torch.no_grad():
+        once = trunk(layout.tokens, layout.positions, layout.attn_mask)
+        twice = looped.trunk(layout.tokens, layout.positions, layout.attn_mask)
+        assert torch.allclose(twice, trunk.norm(h), atol=1e-5)
+        assert not torch.allclose(once, twice)
+    with pytest.raises(ValueError, match="n_loops must be a positive integer"):
+        ModelConfig(**base, n_loops=0)

@@ -98,7 +98,8 @@ def test_bad_inputs_name_the_problem():
 
 @pytest.mark.parametrize("overrides", [
     dict(), dict(latent_dim=4), dict(time_conditioning=True),
-    dict(latent_dim=4, latent_injection="embedding")], ids=["bd", "block-vmd", "time", "embed"])
+    dict(latent_dim=4, latent_injection="embedding"), dict(n_loops=3)],
+    ids=["bd", "block-vmd", "time", "embed", "looped"])
 def test_kv_cache_decodes_exactly_like_recomputing_the_prefix(overrides):
     model = tiny_model(vocab_size=7, seq_len=16, d_model=32, n_heads=2, n_layers=2, block_size=4,
                        scale=3.0, **overrides)

@@ -23,6 +23,7 @@ KINDS = {
     "vmd": dict(latent_dim=3),
     "block-vmd": dict(block_size=4, latent_dim=3),
     "time-mdm": dict(time_conditioning=True),
+    "looped-bd": dict(block_size=4, n_loops=2),
 }
 LATENT_KINDS = {kind: dict(overrides, prior="learned") for kind, overrides in KINDS.items()
                 if overrides.get("latent_dim")}

@@ -26,6 +26,9 @@ class ModelConfig:
     seq_len: int
     d_model: int = 128
     n_layers: int = 4
+    # Depth at equal parameters: the stack of n_layers blocks is applied n_loops times with the
+    # same weights (a looped transformer): n_loops x the compute per call, the same parameters.
+    n_loops: int = 1
     n_heads: int = 4
     mlp_ratio: float = 4.0
     dropout: float = 0.0
@@ -54,7 +57,8 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is out of range."""
-        positive = ("vocab_size", "seq_len", "d_model", "n_layers", "n_heads", "block_size")
+        positive = ("vocab_size", "seq_len", "d_model", "n_layers", "n_loops", "n_heads",
+                    "block_size")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

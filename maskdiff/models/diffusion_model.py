@@ -43,7 +43,7 @@ class MaskedDiffusionModel(nn.Module):
         cond_dim = d if config.has_conditioning else 0
         self.trunk = Trunk(config.vocab_size + 1, config.seq_len, d, config.n_layers,
                            config.n_heads, config.mlp_ratio, config.dropout, cond_dim,
-                           config.position_groups)
+                           config.position_groups, n_loops=config.n_loops)
         self.register_buffer("group_mask", self._group_mask(config), persistent=False)
         self.head = nn.Linear(d, config.vocab_size + 1)
         self.time_mlp = (nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
@@ -104,7 +104,7 @@ class MaskedDiffusionModel(nn.Module):
         return Layout(block_tokens, pos, None, torch.ones(b, dtype=torch.bool, device=device), 0, b)
 
     def new_cache(self) -> KVCache:
-        return KVCache(self.config.n_layers, self.config.seq_len)
+        return KVCache(self.config.n_layers * self.config.n_loops, self.config.seq_len)
 
     @torch.no_grad()
     def extend_cache(self, clean: torch.Tensor, cache: KVCache) -> None:

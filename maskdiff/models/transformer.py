@@ -113,7 +113,8 @@ class TransformerBlock(nn.Module):
 
 
 class Trunk(nn.Module):
-    """Token + position embeddings, a stack of blocks and a final norm: (B, N) ids -> (B, N, D)."""
+    """Token + position embeddings, a stack of blocks (applied n_loops times, weight-tied) and a
+    final norm: (B, N) ids -> (B, N, D)."""
 
     def __init__(
         self,
@@ -126,8 +127,10 @@ class Trunk(nn.Module):
         dropout: float = 0.0,
         cond_dim: int = 0,
         position_groups: list[list[int]] | None = None,
+        n_loops: int = 1,
     ):
         super().__init__()
+        self.n_loops = n_loops
         self.tok_emb = nn.Embedding(num_embeddings, d_model)
         self.pos_emb = nn.Embedding(max_positions, d_model)
         # One table per grouping of positions (e.g. row, column, box); group_ids[g, position].
@@ -164,8 +167,10 @@ class Trunk(nn.Module):
             h = h + emb(ids[positions])
         if extra is not None:
             h = h + extra
-        for i, block in enumerate(self.blocks):
-            h = block(h, attn_mask, cond, cache, i)
+        depth = len(self.blocks)
+        for loop in range(self.n_loops):  # weight-tied repeats; each pass has its own cache slot
+            for i, block in enumerate(self.blocks):
+                h = block(h, attn_mask, cond, cache, loop * depth + i)
         if cache is not None and extend_cache:
             cache.length += tokens.shape[1]
         return self.norm(h)
