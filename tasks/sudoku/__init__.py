@@ -3,6 +3,8 @@
     board.py      parse / format boards, the exact solver and solution counter
     generate.py   random grids, their symmetries, unique-solution puzzles, difficulty ratings
     testsets.py   the fixed-seed test sets under data/ (regenerated bit for bit)
+    pool.py       the training pool: rated puzzles of their own stream, none a test puzzle up to
+                  symmetry (`maskdiff sudoku pool`)
     model.py      tokens <-> boards, the denoiser preset (row/column/box embeddings, peer
                   attention), the shipped models under data/models/
     solve.py      batched solving, best-of-K, adaptive decoding and the peer constraint, the validity
@@ -11,7 +13,7 @@
     benchmark.py  accuracy against NFE per order, decoding protocol and difficulty; calibration of
                   committed cells (benchmarks/sudoku.py)
     demo.py       `maskdiff sudoku demo`
-    cli.py        `maskdiff sudoku {train,solve,bench,demo}`
+    cli.py        `maskdiff sudoku {train,solve,bench,pool,demo}`
 """
 
 from .cli import add_commands

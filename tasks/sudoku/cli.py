@@ -5,6 +5,7 @@
                           [--best-of K] [--threshold P] [--remask confidence] [--constrained]
                           [--pretty]
     maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--decodings ...] [--out DIR]
+    maskdiff sudoku pool [--count 50000] [--workers 2] [--out FILE]
     maskdiff sudoku demo [--per-bucket N] [--nfe N]
 """
 
@@ -75,6 +76,15 @@ def add_commands(subparsers) -> None:
 
     add_benchmark_command(sub.add_parser("bench", help="accuracy against NFE on the committed test sets",
                                          description=BENCHMARK.description), BENCHMARK)
+
+    po = sub.add_parser("pool", help="make (or resume) the training pool of rated puzzles",
+                        description="Puzzles from their own stream (seed 2), rated, written in "
+                                    "order; then checked against the test sets up to symmetry.")
+    po.add_argument("--count", type=int, default=50_000, help="puzzles (default 50,000)")
+    po.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    po.add_argument("--out", type=Path, default=None,
+                    help="pool file (default: $MASKDIFF_HOME/sudoku/pool.csv)")
+    po.set_defaults(handler=_pool)
 
     de = sub.add_parser("demo", help="solve a few puzzles on screen and score the shipped models")
     de.add_argument("--per-bucket", type=int, default=100,
@@ -185,6 +195,26 @@ def _solve(args) -> int:
           f"histogram {histogram}){options}, "
           f"best-of {args.best_of}; {seconds:.2f}s", file=sys.stderr)
     return 0 if n_valid == len(puzzles) else 1
+
+
+def _pool(args) -> int:
+    from collections import Counter
+
+    from .benchmark import load_buckets
+    from .pool import build_pool, default_pool_path, drop_test_overlap, load_pool
+
+    require_positive(count=args.count, workers=args.workers)
+    path = args.out or default_pool_path()
+    t0 = time.perf_counter()
+    build_pool(path, args.count, workers=args.workers)
+    rows = load_pool(path, args.count)
+    tests = [s for pairs in load_buckets().values() for _, s in pairs]
+    kept, dropped = drop_test_overlap(rows, tests)
+    buckets = Counter(r["bucket"] for r in kept)
+    print(f"{path}: {len(kept):,} puzzles ({', '.join(f'{b} {n:,}' for b, n in sorted(buckets.items()))}); "
+          f"{dropped} dropped as possible symmetric images of the {len(tests):,} test puzzles; "
+          f"{time.perf_counter() - t0:.0f}s")
+    return 0
 
 
 def _demo(args) -> int:
