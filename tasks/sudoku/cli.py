@@ -33,7 +33,10 @@ def add_commands(subparsers) -> None:
     sub = su.add_subparsers(dest="action", required=True)
 
     tr = sub.add_parser("train", help="train a Sudoku model by a named recipe")
-    tr.add_argument("--model", choices=("mdm", "vmd"), required=True, help="which recipe")
+    from .train import RECIPES
+
+    tr.add_argument("--model", choices=list(RECIPES), required=True,
+                    help="which named recipe (mdm-pool trains on the puzzle pool)")
     tr.add_argument("--out", type=Path, required=True,
                     help="run folder: checkpoints (resumed if present) and the final model")
     tr.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
@@ -95,11 +98,14 @@ def add_commands(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from .model import SHIPPED_DIR
+    from .model import SHIPPED, SHIPPED_DIR
     from .train import train_sudoku
 
     apply_threads(args)
     require_positive(steps=args.steps)
+    if args.ship and args.model not in SHIPPED:
+        raise ValueError(f"--ship installs one of the shipped models {SHIPPED}; "
+                         f"{args.model!r} is not one")
     _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
                              seed=args.seed)
     print(f"trained Sudoku {args.model}: {record['steps']} steps, {record['samples_seen']} samples "

@@ -30,22 +30,33 @@ from .model import board_to_tokens, sudoku_model_config
 from .solve import solve_puzzles
 from .testsets import load_test_set, make_indexed_puzzle, write_test_set
 
-__all__ = ["RECIPES", "SudokuData", "GridSource", "run_recipe", "train_sudoku",
+__all__ = ["RECIPES", "SudokuData", "GridSource", "PuzzleSource", "run_recipe", "train_sudoku",
            "validation_puzzles", "validation_metrics", "T_MIN", "T_MAX"]
 
 VALIDATION_SEED = 1
 T_MIN, T_MAX = 0.3, 0.85
 
 
+SOURCES = ("grids", "pool")
+
+
 @dataclass
 class SudokuData:
-    """The recipe's `data` section: base grids of the training stream and validation puzzles."""
+    """The recipe's `data` section. source "grids": complete grids from `num_base_grids` random
+    base grids (every cell maskable); "pool": (puzzle, solution) pairs of the training pool
+    (`maskdiff sudoku pool`; its first `pool_size` puzzles, read from `pool`, default the data
+    home's), givens as conditioning. validation_size: validation puzzles (seed 1)."""
 
+    source: str = "grids"
     num_base_grids: int = 3000
+    pool: str | None = None
+    pool_size: int = 50_000
     validation_size: int = 64
 
     def __post_init__(self):
-        for name in ("num_base_grids", "validation_size"):
+        if self.source not in SOURCES:
+            raise ValueError(f"data.source must be one of {SOURCES}, got {self.source!r}")
+        for name in ("num_base_grids", "pool_size", "validation_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"data.{name} must be an integer >= 1, got {getattr(self, name)!r}")
 
@@ -68,13 +79,57 @@ class GridSource:
         return Batch(board_to_tokens(grids))
 
 
-def _recipe(latent_dim: int, **train) -> Recipe:
+class PuzzleSource:
+    """Streams training states of real puzzles: the solution is x0 and only the puzzle's blanks
+    are maskable (givens are conditioning: never masked, never scored), so the forward process
+    reveals a random share of the blanks (none when every blank is masked: the bare puzzle).
+    Each draw is freshly augmented: the same symmetry and relabelling on puzzle and solution."""
+
+    def __init__(self, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]]):
+        if not pairs:
+            raise ValueError("the puzzle pool is empty")
+        self.pairs = pairs
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        rng = random.Random(seed)
+        puzzles, solutions = [], []
+        for _ in range(batch_size):
+            puzzle, solution = rng.choice(self.pairs)
+            state = rng.getstate()  # one symmetry for both
+            puzzles.append(augment(puzzle, rng))
+            rng.setstate(state)
+            solutions.append(augment(solution, rng))
+        maskable = torch.tensor(puzzles) == 0  # (B, 81): the blanks
+        return Batch(board_to_tokens(solutions), maskable)
+
+
+def _source(data: SudokuData, seed: int):
+    if data.source == "grids":
+        return GridSource(data.num_base_grids, seed=seed)
+    from .benchmark import load_buckets
+    from .pool import default_pool_path, drop_test_overlap, load_pool
+
+    path = Path(data.pool) if data.pool else default_pool_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"no puzzle pool at {path}; make it with `maskdiff sudoku pool "
+                                f"--count {data.pool_size}`")
+    rows = load_pool(path, data.pool_size)
+    if len(rows) < data.pool_size:
+        raise ValueError(f"{path} holds {len(rows):,} puzzles, the recipe asks for "
+                         f"{data.pool_size:,}; resume it with `maskdiff sudoku pool --count "
+                         f"{data.pool_size}`")
+    rows, _ = drop_test_overlap(rows, [s for pairs in load_buckets().values() for _, s in pairs])
+    return PuzzleSource([(r["puzzle"], r["solution"]) for r in rows])
+
+
+def _recipe(latent_dim: int, data: SudokuData | None = None, **train) -> Recipe:
     base = dict(steps=2500, batch_size=128, lr=1e-3, min_lr_ratio=0.05, warmup_steps=100,
                 t_min=T_MIN, t_max=T_MAX, checkpoint_every=50, eval_every=250, log_every=25)
     return Recipe(task="sudoku", model=sudoku_model_config(latent_dim=latent_dim),
                   train=TrainConfig(**{**base, **train}),
                   sampler=SamplerConfig(nfe=10, order="top-prob-margin"),
-                  data=asdict(SudokuData()))
+                  data=asdict(data or SudokuData()))
 
 
 RECIPES = {
@@ -82,6 +137,9 @@ RECIPES = {
     # The KL is annealed in over the first 40%, and each latent dimension may carry 0.2 nats
     # for free: without that floor the latent collapsed onto the prior (KL ~ 0) within 250 steps.
     "vmd": _recipe(32, kl_warmup_steps=1000, free_bits=0.2),
+    # Puzzle states: real puzzles with a random share of their blanks revealed (t ~ U(0.4, 1) of
+    # the blanks stay masked; t = 1 is the bare puzzle), givens as conditioning.
+    "mdm-pool": _recipe(0, SudokuData(source="pool"), t_min=0.4, t_max=1.0),
 }
 
 
@@ -134,7 +192,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
     out = Path(out_dir)
     torch.manual_seed(config.seed)
     model = MaskedDiffusionModel(recipe.model)
-    source = GridSource(data.num_base_grids, seed=config.seed)
+    source = _source(data, config.seed)
     pairs = validation_puzzles(data.validation_size, out / "validation.csv")
     result = train(model, source, config, out_dir=out, resume=resume,
                    description=f"sudoku {recipe.model.method_name}",

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ def _tiny(kind):
 
 
 def test_recipes_focus_on_puzzle_mask_ratios():
-    for recipe in RECIPES.values():
+    for recipe in (RECIPES["mdm"], RECIPES["vmd"]):  # grids: mask ratios where puzzles live
         assert (recipe.train.t_min, recipe.train.t_max) == (T_MIN, T_MAX)
         assert T_MIN < 0.7 < T_MAX  # the committed puzzles sit at a mask ratio of about 0.7
     assert RECIPES["mdm"].model.latent_dim == 0 and RECIPES["vmd"].model.latent_dim > 0
@@ -54,3 +55,26 @@ def test_unknown_kind_and_bad_steps_are_named(tmp_path):
         train_sudoku("gpt", tmp_path)
     with pytest.raises(ValueError, match="steps must be >= 1"):
         train_sudoku("mdm", tmp_path, steps=0)
+
+
+def test_puzzle_states_keep_givens_as_conditioning_and_augment_consistently(tmp_path):
+    import torch
+
+    from maskdiff.tasks.sudoku.board import find_conflict
+    from maskdiff.tasks.sudoku.train import PuzzleSource
+
+    pairs = load_test_set(Path(__file__).resolve().parents[2] / "tasks" / "sudoku" / "data"
+                          / "strategies.csv")[:5]
+    batch = PuzzleSource(pairs).sample(64, torch.Generator().manual_seed(0))
+    for x0, maskable in zip(batch.x0.tolist(), batch.maskable.tolist()):
+        board = [v + 1 for v in x0]
+        assert find_conflict(board) is None and all(board)  # a valid solution grid
+        assert 17 <= maskable.count(False) <= 40  # the givens of a real puzzle
+    again = PuzzleSource(pairs).sample(64, torch.Generator().manual_seed(0))
+    assert torch.equal(again.x0, batch.x0) and torch.equal(again.maskable, batch.maskable)
+
+
+def test_a_pool_recipe_without_its_pool_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASKDIFF_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="maskdiff sudoku pool"):
+        train_sudoku("mdm-pool", tmp_path / "run", steps=1, progress=False)
