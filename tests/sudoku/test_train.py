@@ -25,8 +25,8 @@ def test_recipes_focus_on_puzzle_mask_ratios():
         assert T_MIN < 0.7 < T_MAX  # the committed puzzles sit at a mask ratio of about 0.7
     assert RECIPES["mdm"].model.latent_dim == 0 and RECIPES["vmd"].model.latent_dim > 0
     # the shipped models were trained by these recipes
-    for kind, recipe in RECIPES.items():
-        assert load_sudoku_model(kind).config == recipe.model
+    for kind in ("mdm", "vmd"):
+        assert load_sudoku_model(kind).config == RECIPES[kind].model
 
 
 @pytest.mark.parametrize("kind", ["mdm", "vmd"])
