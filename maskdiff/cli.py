@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from .recipe import parse_overrides, read_recipe_file
+    from .recipe import Recipe, parse_overrides, read_recipe_file
 
     apply_threads(args)
     raw = read_recipe_file(args.config, parse_overrides(args.set))
@@ -76,7 +76,8 @@ def _train(args) -> int:
     hooks = importlib.import_module(f"{tasks[name].__name__}.cli")
     if not hasattr(hooks, "train_from_recipe"):
         raise ValueError(f"task {name!r} cannot be trained from a recipe file")
-    recipe = hooks.read_recipe(raw, str(args.config))
+    read = getattr(hooks, "read_recipe", None)  # a task that fills in fields (text: the vocabulary)
+    recipe = read(raw, str(args.config)) if read else Recipe.from_dict(raw, source=str(args.config))
     return hooks.train_from_recipe(recipe, args.out or recipe.out_dir, resume=not args.no_resume)
 
 

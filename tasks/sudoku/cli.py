@@ -230,13 +230,6 @@ def _demo(args) -> int:
     return run_demo(args.per_bucket, args.nfe, args.seed)
 
 
-def read_recipe(raw: dict, source: str):
-    """The task's hook for `maskdiff train --config`."""
-    from maskdiff.recipe import Recipe
-
-    return Recipe.from_dict(raw, source=source)
-
-
 def train_from_recipe(recipe, out_dir, resume: bool = True) -> int:
     """The task's hook for `maskdiff train --config`."""
     from .train import run_recipe
