@@ -81,25 +81,17 @@ def _train(args) -> int:
     return hooks.train_from_recipe(recipe, args.out or recipe.out_dir, resume=not args.no_resume)
 
 
-def _saved_sampler(model_dir: Path):
-    from .models import read_config
-    from .recipe import config_section
-    from .sampling import SamplerConfig
-
-    sampler = (read_config(model_dir)[1].get("recipe") or {}).get("sampler")
-    return None if sampler is None else config_section(SamplerConfig, sampler, "sampler")
-
-
 def _sample(args) -> int:
     import torch
 
     from .commandline import require_positive, sampler_from_args
     from .models import load_model
+    from .recipe import saved_sampler
     from .sampling import generate
 
     require_positive(num=args.num, nfe=args.nfe)
     model = load_model(args.model)
-    config = sampler_from_args(args, _saved_sampler(args.model))
+    config = sampler_from_args(args, saved_sampler(args.model))
     out = generate(model, batch_size=args.num, config=config,
                    generator=torch.Generator().manual_seed(args.seed))
     tokenizer_dir = args.model / "tokenizer"  # text models carry their tokenizer

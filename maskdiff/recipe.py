@@ -30,7 +30,7 @@ from .sampling import SamplerConfig
 from .training import TrainConfig
 
 __all__ = ["Recipe", "shorten", "load_recipe", "save_recipe", "read_recipe_file", "parse_overrides",
-           "apply_overrides", "config_section"]
+           "apply_overrides", "config_section", "saved_sampler"]
 
 SECTIONS = ("task", "out_dir", "model", "train", "sampler", "data", "eval")
 
@@ -176,6 +176,14 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
     else:
         path.write_text(json.dumps(data, indent=1) + "\n")
     return path
+
+
+def saved_sampler(model_dir: str | os.PathLike) -> SamplerConfig | None:
+    """The sampler of the recipe a saved model was trained by (None when it carries none)."""
+    from .models import read_config
+
+    sampler = (read_config(model_dir)[1].get("recipe") or {}).get("sampler")
+    return None if sampler is None else config_section(SamplerConfig, sampler, "sampler")
 
 
 def parse_overrides(items: list[str]) -> dict:

@@ -104,9 +104,9 @@ class SampleResult:
 
     tokens: torch.Tensor
     nfe: int
-    nfe_per_sequence: torch.Tensor | None = None
-    commits: torch.Tensor | None = None
-    confidence: torch.Tensor | None = None
+    nfe_per_sequence: torch.Tensor
+    commits: torch.Tensor
+    confidence: torch.Tensor
     seconds: float = 0.0
     denoiser_seconds: float = 0.0
 
@@ -119,6 +119,6 @@ class SampleResult:
     def tokens_per_call(self) -> float:
         """Committed tokens per denoiser call of a sequence (all commits over all per-sequence
         calls of the batch)."""
-        if self.nfe_per_sequence is None or int(self.nfe_per_sequence.sum()) == 0:
+        if int(self.nfe_per_sequence.sum()) == 0:
             return float("nan")
         return float(self.commits.sum()) / float(self.nfe_per_sequence.sum())

@@ -141,6 +141,9 @@ def _decode_block(run: _Run, x: torch.Tensor, k: int, steps: int, n_masked: torc
     start, end = k * cfg.block_size, (k + 1) * cfg.block_size
     method.start_block(n_masked, steps)
     generated = x[:, start:end] == cfg.mask_id  # (B, b) positions this block decodes
+    # Only a threshold lets rows finish before the block's last step; asking the device whether
+    # any row is left costs a host sync per step, so the fixed schedule does not ask.
+    may_finish_early = run.config.threshold is not None
     argmax = torch.full_like(x, cfg.mask_id)  # (B, L) last argmax predictions, for z policies
     if run.cache is not None and run.cache.length < start:  # clean blocks not cached yet
         model.extend_cache(x[:, run.cache.length:start], run.cache)
@@ -150,7 +153,7 @@ def _decode_block(run: _Run, x: torch.Tensor, k: int, steps: int, n_masked: torc
         block_x = x[:, start:end]  # (B, b)
         still_masked = block_x == cfg.mask_id  # (B, b)
         active = still_masked.any(-1)  # (B,)
-        if not bool(active.any()):
+        if may_finish_early and not bool(active.any()):
             break
         out = _predict(run, x, k, step, still_masked, argmax)
         commit = method.commit(out, still_masked, step)  # (B, b)

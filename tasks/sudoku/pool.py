@@ -16,10 +16,11 @@ whose invariant matches (if any) are dropped.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from maskdiff.data import data_home
 
 from .board import parse_board
 from .testsets import make_indexed_puzzle
@@ -34,8 +35,7 @@ _CHUNK = 200
 
 def default_pool_path() -> Path:
     """$MASKDIFF_HOME/sudoku/pool.csv (default home: ~/.cache/maskdiff)."""
-    home = Path(os.environ.get("MASKDIFF_HOME", Path.home() / ".cache" / "maskdiff"))
-    return home / "sudoku" / "pool.csv"
+    return data_home() / "sudoku" / "pool.csv"
 
 
 def _cycle_type(a, b) -> tuple[int, ...]:

@@ -70,12 +70,15 @@ def _report(record: dict, out) -> int:
 
 def _eval(args) -> int:
     from maskdiff.models import load_model
+    from maskdiff.recipe import saved_sampler
 
-    from .train import evaluate_model, saved_temperature
+    from .train import evaluate_model
 
     require_positive(nfe=args.nfe, samples=args.samples)
     model = load_model(args.model)
-    temperature = args.temperature if args.temperature is not None else saved_temperature(args.model)
+    saved = saved_sampler(args.model)  # the recipe's (temperature 1), else sample at 1
+    temperature = args.temperature if args.temperature is not None else (
+        saved.temperature if saved is not None else 1.0)
     row = evaluate_model(model, args.dataset, args.nfe, args.samples, temperature)
     print(json.dumps(row, indent=1))
     return 0

@@ -28,7 +28,7 @@ from maskdiff.recipe import Recipe, config_section
 from .datasets import get_dataset
 
 __all__ = ["METHODS", "SyntheticData", "synthetic_recipe", "train_model", "evaluate_model",
-           "likelihood_numbers", "run_recipe", "saved_temperature"]
+           "likelihood_numbers", "run_recipe"]
 
 METHODS = ("mdm", "vmd")
 
@@ -142,11 +142,3 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True) -> dict
               "objective": last.get("bound")}  # the training objective (a bound only for MDM)
     save_model(model, out_dir, extra={"recipe": recipe.to_dict(), "training": record})
     return record
-
-
-def saved_temperature(model_dir: str | Path) -> float:
-    """The token temperature of a saved model's recipe sampler (1.0 when it has none)."""
-    from maskdiff.models import read_config
-
-    sampler = (read_config(model_dir)[1].get("recipe") or {}).get("sampler") or {}
-    return float(sampler.get("temperature", 1.0))

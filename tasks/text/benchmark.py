@@ -116,13 +116,15 @@ def _same_training(old: dict | None, new: dict) -> bool:
 
 
 def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
+    from maskdiff.recipe import saved_sampler
+
     from .streams import prepare_text
-    from .train import EvalSettings, evaluate_text_model, load_text_model, saved_sampler
+    from .train import DEFAULT_SAMPLER, EvalSettings, evaluate_text_model, load_text_model
 
     model, _, text = load_text_model(folder / "model")
     data = prepare_text(text["corpus"], text["tokenizer"])
     record.update(evaluate_text_model(model, data, EvalSettings(**config["eval"]),
-                                      sampler=saved_sampler(folder / "model")))
+                                      sampler=saved_sampler(folder / "model") or DEFAULT_SAMPLER))
     record["bench_config"] = config
     (folder / "run_config.json").write_text(json.dumps(config, indent=1))
     (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")

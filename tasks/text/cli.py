@@ -62,16 +62,17 @@ def _prepare(args) -> int:
 
 def _eval(args) -> int:
     from maskdiff.commandline import sampler_from_args
+    from maskdiff.recipe import saved_sampler
 
     from .streams import prepare_text
-    from .train import EvalSettings, evaluate_text_model, load_text_model, saved_sampler
+    from .train import DEFAULT_SAMPLER, EvalSettings, evaluate_text_model, load_text_model
 
     require_positive(nfe=args.nfe)
     model, _, text = load_text_model(args.model)
     data = prepare_text(text["corpus"], str(args.model / "tokenizer"))
     settings = EvalSettings(passes=args.passes, max_sequences=args.max_sequences,
                             num_latents=args.num_latents, samples=args.samples, seed=args.seed)
-    sampler = sampler_from_args(args, saved_sampler(args.model))
+    sampler = sampler_from_args(args, saved_sampler(args.model) or DEFAULT_SAMPLER)
     r = evaluate_text_model(model, data, settings, split=args.split, seq_len=args.seq_len,
                             progress=True, sampler=sampler)
     print(f"{args.split} perplexity <= {r['ppl_bound']:.3f} ({r['nats_per_token']:.4f} +- "

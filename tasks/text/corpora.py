@@ -27,15 +27,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from maskdiff.data import data_home
+
 __all__ = ["BUILTIN_CORPORA", "SPLITS", "data_home", "load_corpus", "prepare_builtin",
            "split_of", "fetch_package"]
 
 SPLITS = ("train", "validation", "test")
-
-
-def data_home() -> Path:
-    """Where fetched corpora and tokenizers live: $MASKDIFF_HOME or ~/.cache/maskdiff."""
-    return Path(os.environ.get("MASKDIFF_HOME", Path.home() / ".cache" / "maskdiff"))
 
 
 def split_of(index: int) -> str:

@@ -35,7 +35,7 @@ from maskdiff.training import train
 from .streams import RandomWindows, pack, prepare_text
 
 __all__ = ["EvalSettings", "TextDataSettings", "text_recipe", "load_text_recipe", "run_recipe",
-           "evaluate_text_model", "load_text_model", "saved_sampler", "TOKENIZER_DIR",
+           "evaluate_text_model", "load_text_model", "TOKENIZER_DIR",
            "DEFAULT_SAMPLER"]
 
 TOKENIZER_DIR = "tokenizer"
@@ -217,11 +217,3 @@ def load_text_model(model_dir: str | Path):
     if not tok_dir.is_dir():
         raise FileNotFoundError(f"{model_dir} has no {TOKENIZER_DIR}/ folder")
     return model, AutoTokenizer.from_pretrained(str(tok_dir)), extra["text"]
-
-
-def saved_sampler(model_dir: str | Path) -> SamplerConfig:
-    """The sampler a saved text model was trained with (its recipe's), or the default one."""
-    recipe = read_config(model_dir)[1].get("recipe") or {}
-    if recipe.get("sampler") is None:
-        return DEFAULT_SAMPLER
-    return config_section(SamplerConfig, recipe["sampler"], "sampler")
