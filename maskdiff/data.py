@@ -15,10 +15,25 @@ __all__ = ["data_home", "Batch", "BatchSource"]
 
 @dataclass
 class Batch:
-    """x0: (B, L) clean ids; maskable: (B, L) bool or None (False = conditioning, never masked)."""
+    """x0: (B, L) clean ids; maskable: (B, L) bool or None (False = conditioning, never masked).
+
+    masked: (B, L) bool or None. None: the trainer masks each maskable position with probability
+    t (the forward process). Given: the source has chosen the noised state itself (e.g. a solver's
+    reveal order), the trainer scores exactly these positions and reads t as the masked share of
+    each row's maskable positions (one-block models only)."""
 
     x0: torch.Tensor
     maskable: torch.Tensor | None = None
+    masked: torch.Tensor | None = None
+
+    def __post_init__(self):
+        if self.masked is not None:
+            if self.masked.shape != self.x0.shape or self.masked.dtype != torch.bool:
+                raise ValueError(f"Batch.masked must be a bool tensor shaped like x0 "
+                                 f"{tuple(self.x0.shape)}, got {self.masked.dtype} "
+                                 f"{tuple(self.masked.shape)}")
+            if self.maskable is not None and bool((self.masked & ~self.maskable).any()):
+                raise ValueError("Batch.masked marks a position that is not maskable")
 
 
 class BatchSource(Protocol):

@@ -28,7 +28,9 @@ from .models.diffusion_model import Layout
 from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule, resolve_schedule
 
-__all__ = ["LossOutput", "NoisedBatch", "TrainingNoise", "draw_times", "draw_training_noise",
+WEIGHTINGS = ("elbo", "per-cell")
+
+__all__ = ["WEIGHTINGS", "LossOutput", "NoisedBatch", "TrainingNoise", "draw_times", "draw_training_noise",
            "noise_batch", "diffusion_loss", "kl_weight"]
 
 
@@ -130,13 +132,19 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor,
                 maskable: torch.Tensor | None = None, t: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, antithetic: bool = True,
                 t_min: float = 1e-4, t_max: float = 1.0,
-                mask_u: torch.Tensor | None = None) -> NoisedBatch:
+                mask_u: torch.Tensor | None = None,
+                masked: torch.Tensor | None = None) -> NoisedBatch:
     """Draw t per block (antithetic across the batch) and mask x0 accordingly (with the given
-    uniforms `mask_u` (B, L) instead of fresh ones, when passed). schedule None: the model's own."""
+    uniforms `mask_u` (B, L) instead of fresh ones, when passed). schedule None: the model's own.
+
+    masked (B, L) bool: a state chosen by the caller instead (one-block models); t is then the
+    time at which the masked share of each row's maskable positions is the expected one."""
     cfg = model.config
     schedule = resolve_schedule(schedule, cfg.schedule)
     check_tokens(x0, cfg.vocab_size, cfg.seq_len, allow_mask=False)
     B, nb = x0.shape[0], cfg.num_blocks
+    if masked is not None:
+        return _chosen_state(model, x0, schedule, maskable, masked)
     if t is None:
         t = draw_times(model, schedule, B, generator=generator, antithetic=antithetic,
                        t_min=t_min, t_max=t_max, device=x0.device)
@@ -145,6 +153,21 @@ def noise_batch(model: MaskedDiffusionModel, x0: torch.Tensor,
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
     xt, masked = mask_tokens(x0, schedule.mask_prob(t)[:, block_of], cfg.mask_id,
                              maskable=maskable, generator=generator, u=mask_u)
+    return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
+
+
+def _chosen_state(model: MaskedDiffusionModel, x0: torch.Tensor, schedule: Schedule,
+                  maskable: torch.Tensor | None, masked: torch.Tensor) -> NoisedBatch:
+    cfg = model.config
+    if cfg.num_blocks != 1:
+        raise ValueError("a batch with a chosen masked state needs a one-block model "
+                         f"(this one has {cfg.num_blocks} blocks)")
+    if maskable is not None and bool((masked & ~maskable).any()):
+        raise ValueError("the chosen masked state marks a position that is not maskable")
+    scorable = maskable.sum(-1) if maskable is not None else torch.full_like(x0[:, 0], cfg.seq_len)
+    share = masked.sum(-1).float() / scorable.clamp_min(1).float()
+    t = schedule.time_at_mask_prob(share.clamp(1e-4, 1.0))[:, None]
+    xt = torch.where(masked, torch.full_like(x0, cfg.mask_id), x0)
     return NoisedBatch(x0, t, xt, masked, model.training_layout(xt, x0))
 
 
@@ -162,6 +185,8 @@ def diffusion_loss(
     t_max: float = 1.0,
     t: torch.Tensor | None = None,
     noise: TrainingNoise | None = None,
+    masked: torch.Tensor | None = None,
+    weighting: str = "elbo",
 ) -> LossOutput:
     """Monte Carlo negative ELBO per token for MDM / block diffusion / VMD / Block-VMD.
 
@@ -170,15 +195,21 @@ def diffusion_loss(
     stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
     noise: pre-drawn randomness (see `draw_training_noise`); without it, t, masks and latent
     noise are drawn here from `generator`, in the same order. schedule: a Schedule or its name;
-    None uses the model's own (`ModelConfig.schedule`).
+    None uses the model's own (`ModelConfig.schedule`). masked: a noised state chosen by the
+    caller (see `noise_batch`). weighting: what `loss` backpropagates for the reconstruction,
+    "elbo" (each masked token weighted by w(t), the bound itself) or "per-cell" (the plain mean
+    cross-entropy over masked tokens, which does not up-weight nearly clean states); `nll` and
+    `bound` are the ELBO terms either way.
     """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     cfg = model.config
     schedule = resolve_schedule(schedule, cfg.schedule)
     if noise is not None:
         t = noise.t
     noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
                          antithetic=antithetic, t_min=t_min, t_max=t_max,
-                         mask_u=None if noise is None else noise.mask_u)
+                         mask_u=None if noise is None else noise.mask_u, masked=masked)
     weight = schedule.weight(noised.t)  # (B, num_blocks)
     z = kl_blocks = None
     if cfg.is_vmd:
@@ -190,14 +221,19 @@ def diffusion_loss(
     rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
     block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
     row_weight = weight[:, block_of][noised.masked]
-    nll_sum = kernels.elbo_cross_entropy(rows, x0[noised.masked], cfg.mask_id, row_weight).sum()
-
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     n_tokens = max(n_tokens, 1)
-    nll = nll_sum / n_tokens
+    if weighting == "elbo":
+        nll = kernels.elbo_cross_entropy(rows, x0[noised.masked], cfg.mask_id, row_weight).sum()
+        nll = nll / n_tokens
+        recon = nll
+    else:
+        cross_entropy = kernels.elbo_cross_entropy(rows, x0[noised.masked], cfg.mask_id)
+        recon = cross_entropy.sum() / max(cross_entropy.numel(), 1)
+        nll = (cross_entropy.detach() * row_weight).sum() / n_tokens
     if kl_blocks is None:
         zero = nll.new_zeros(())
-        return LossOutput(nll, nll.detach(), zero, nll.detach(), n_tokens)
+        return LossOutput(recon, nll.detach(), zero, nll.detach(), n_tokens)
 
     # A block with nothing masked needs no latent; its KL is left out (the bound still holds).
     has_masked = noised.masked.view(x0.shape[0], cfg.num_blocks, cfg.block_size).any(-1)
@@ -206,5 +242,5 @@ def diffusion_loss(
     kl_train = kl
     if free_bits > 0:
         kl_train = (block_w * kl_blocks.clamp_min(free_bits).sum(-1)).sum() / n_tokens
-    loss = nll + beta * kl_train
+    loss = recon + beta * kl_train
     return LossOutput(loss, nll.detach(), kl.detach(), (nll + kl).detach(), n_tokens)

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from .checkpoint import METRICS_NAME, MetricsLog, load_checkpoint, save_checkpoint
 from .data import Batch, BatchSource
 from .models import MaskedDiffusionModel
-from .objectives import TrainingNoise, diffusion_loss, draw_training_noise, kl_weight
+from .objectives import WEIGHTINGS, TrainingNoise, diffusion_loss, draw_training_noise, kl_weight
 from .schedules import get_schedule
 
 __all__ = ["TrainConfig", "TrainResult", "DiffusionObjective", "train", "METRICS_NAME",
@@ -50,7 +50,9 @@ class TrainConfig:
     mixed_precision: "auto" is bf16 on a GPU that supports it and full precision elsewhere.
     ema_decay: 0 disables the exponential moving average of the weights; with it, evaluation and
     the returned model use the EMA weights. log_with: accelerate tracker names (e.g. "tensorboard")
-    or "all" for every installed one. The noise schedule is the model's (`ModelConfig.schedule`)."""
+    or "all" for every installed one. The noise schedule is the model's (`ModelConfig.schedule`).
+    loss_weighting: "elbo" (w(t) per masked token: the bound) or "per-cell" (mean cross-entropy
+    over masked tokens); see `maskdiff.objectives.diffusion_loss`."""
 
     steps: int = 2000
     batch_size: int = 128
@@ -67,6 +69,7 @@ class TrainConfig:
     t_max: float = 1.0  # with t_min, a training focus on some mask ratios (no longer the ELBO)
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
+    loss_weighting: str = "elbo"
     seed: int = 0
     checkpoint_every: int = 0
     eval_every: int = 0
@@ -96,6 +99,9 @@ class TrainConfig:
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"TrainConfig.mixed_precision must be one of {MIXED_PRECISION}, "
                              f"got {self.mixed_precision!r}")
+        if self.loss_weighting not in WEIGHTINGS:
+            raise ValueError(f"TrainConfig.loss_weighting must be one of {WEIGHTINGS}, "
+                             f"got {self.loss_weighting!r}")
         if self.batch_size % self.grad_accum_steps:
             raise ValueError(f"TrainConfig.batch_size={self.batch_size} must be divisible by "
                              f"grad_accum_steps={self.grad_accum_steps}")
@@ -116,15 +122,16 @@ class DiffusionObjective(nn.Module):
     loss's forward pass runs through the wrapper's hooks (mixed precision, gradient sync). The
     loss uses the model's own noise schedule."""
 
-    def __init__(self, model: MaskedDiffusionModel, free_bits: float):
+    def __init__(self, model: MaskedDiffusionModel, free_bits: float, weighting: str = "elbo"):
         super().__init__()
-        self.model, self.free_bits = model, free_bits
+        self.model, self.free_bits, self.weighting = model, free_bits, weighting
         self.schedule = get_schedule(model.config.schedule)
 
     def forward(self, x0: torch.Tensor, maskable: torch.Tensor | None, noise: TrainingNoise,
-                beta: float):
+                beta: float, masked: torch.Tensor | None = None):
         out = diffusion_loss(self.model, x0, self.schedule, maskable=maskable, beta=beta,
-                             free_bits=self.free_bits, noise=noise)
+                             free_bits=self.free_bits, noise=noise, masked=masked,
+                             weighting=self.weighting)
         return out.loss, out.nll, out.kl, out.bound
 
 
@@ -237,7 +244,7 @@ class _Run:
         if resumed is not None:
             self._restore(resumed)
         self.objective, self.optimizer = accelerator.prepare(
-            DiffusionObjective(model, config.free_bits), self.optimizer)
+            DiffusionObjective(model, config.free_bits, config.loss_weighting), self.optimizer)
         if self.ema is not None:
             self.ema.to(accelerator.device)
         self.objective.train()
@@ -318,9 +325,10 @@ class _Run:
             rows = slice(first + m * self.micro, first + (m + 1) * self.micro)
             x0 = batch.x0[rows].to(device)
             maskable = None if batch.maskable is None else batch.maskable[rows].to(device)
+            masked = None if batch.masked is None else batch.masked[rows].to(device)
             sync = m == n_micro - 1
             with contextlib.nullcontext() if sync else accelerator.no_sync(self.objective):
-                out = self.objective(x0, maskable, noise.rows(rows, device), beta)
+                out = self.objective(x0, maskable, noise.rows(rows, device), beta, masked)
                 accelerator.backward(out[0] / n_micro)
             totals += torch.stack(out).detach().float()
         return totals

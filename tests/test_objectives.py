@@ -89,3 +89,66 @@ def test_schedule_defaults_to_the_model_schedule():
 
     assert bound() == bound(None) == bound("cosine") == bound(get_schedule("cosine"))
     assert bound() != bound("linear")
+
+
+@torch.no_grad()
+def test_per_cell_weighting_backpropagates_the_plain_mean_and_keeps_the_bound():
+    from maskdiff.objectives import noise_batch
+
+    model = tiny_model(seed=2, scale=2.0, vocab_size=5, seq_len=6)
+    x0 = torch.randint(0, 5, (16, 6), generator=torch.Generator().manual_seed(0))
+    schedule = get_schedule("linear")
+
+    def loss(weighting):
+        return diffusion_loss(model, x0, schedule, weighting=weighting,
+                              generator=torch.Generator().manual_seed(4))
+
+    elbo, cell = loss("elbo"), loss("per-cell")
+    assert float(cell.bound) == pytest.approx(float(elbo.bound), rel=1e-6)
+    assert float(cell.nll) == pytest.approx(float(elbo.nll), rel=1e-6)
+    noised = noise_batch(model, x0, schedule, generator=torch.Generator().manual_seed(4))
+    log_probs = torch.log_softmax(model.logits(noised.layout)[..., :5], -1)
+    ce = -log_probs.gather(-1, x0[..., None])[..., 0][noised.masked]
+    assert float(cell.loss) == pytest.approx(float(ce.mean()), rel=1e-5)
+    assert float(cell.loss) != pytest.approx(float(elbo.loss), rel=1e-3)
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        loss("uniform")
+
+
+@torch.no_grad()
+def test_a_chosen_state_is_scored_as_drawn_with_t_its_masked_share():
+    from maskdiff.objectives import noise_batch
+
+    model = tiny_model(seed=2, scale=2.0, vocab_size=5, seq_len=6)
+    x0 = torch.randint(0, 5, (4, 6), generator=torch.Generator().manual_seed(0))
+    maskable = torch.tensor([[False, True, True, True, True, True]]).repeat(4, 1)
+    masked = torch.tensor([[False, True, False, False, False, False],
+                           [False, True, True, False, False, False],
+                           [False, True, True, True, True, True],
+                           [False, False, False, True, False, True]])
+    schedule = get_schedule("linear")
+    chosen = noise_batch(model, x0, schedule, maskable=maskable, masked=masked)
+    assert torch.equal(chosen.masked, masked)
+    assert torch.equal(chosen.xt, torch.where(masked, 5, x0))
+    assert chosen.t[:, 0].tolist() == pytest.approx([0.2, 0.4, 1.0, 0.4])
+    # Its loss is the ELBO term of that state: w(t) times the masked cells' cross-entropy.
+    out = diffusion_loss(model, x0, schedule, maskable=maskable, masked=masked)
+    log_probs = torch.log_softmax(model.logits(chosen.layout)[..., :5], -1)
+    ce = -log_probs.gather(-1, x0[..., None])[..., 0]
+    expected = ((ce * masked).sum(-1) / chosen.t[:, 0]).sum() / maskable.sum()
+    assert float(out.bound) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="not maskable"):
+        noise_batch(model, x0, schedule, maskable=maskable, masked=~maskable)
+    blocks = tiny_model(vocab_size=5, seq_len=6, block_size=3)
+    with pytest.raises(ValueError, match="one-block model"):
+        noise_batch(blocks, x0, schedule, maskable=maskable, masked=masked)
+
+
+def test_a_batch_checks_its_chosen_state():
+    from maskdiff import Batch
+
+    x0 = torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="bool tensor shaped like x0"):
+        Batch(x0, masked=torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="not maskable"):
+        Batch(x0, maskable=torch.zeros(2, 3, dtype=torch.bool), masked=torch.ones(2, 3, dtype=torch.bool))

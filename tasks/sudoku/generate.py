@@ -22,7 +22,8 @@ from .board import (
     has_other_solution,
 )
 
-__all__ = ["random_grid", "augment", "make_puzzle", "rate", "RATINGS"]
+__all__ = ["random_grid", "augment", "random_symmetry", "apply_symmetry", "make_puzzle", "rate",
+           "fill_rounds", "RATINGS"]
 
 RATINGS = ("singles", "strategies", "guessing")
 
@@ -48,10 +49,10 @@ def random_grid(rng: random.Random) -> tuple[int, ...]:
     return tuple(board)
 
 
-def augment(board, rng: random.Random) -> tuple[int, ...]:
-    """Apply a random validity-preserving symmetry: digit relabelling, row permutations within
-    bands, band permutations, column permutations within stacks, stack permutations, transpose.
-    Blanks (0) stay blank, so puzzles and their solutions can be augmented alike (same rng state)."""
+def random_symmetry(rng: random.Random) -> tuple[list[int], list[int]]:
+    """A random validity-preserving symmetry as (source cell of each cell, digit relabelling):
+    row permutations within bands, band permutations, column permutations within stacks, stack
+    permutations, transpose, and a relabelling of the digits 1-9 (0, a blank, stays 0)."""
     digits = list(range(1, 10))
     rng.shuffle(digits)
     relabel = [0] + digits
@@ -60,12 +61,27 @@ def augment(board, rng: random.Random) -> tuple[int, ...]:
     stacks = rng.sample(range(3), 3)
     cols = [3 * s + c for s in stacks for c in rng.sample(range(3), 3)]
     transpose = rng.random() < 0.5
-    out = []
+    source = []
     for r in range(9):
         for c in range(9):
             rr, cc = (cols[c], rows[r]) if transpose else (rows[r], cols[c])
-            out.append(relabel[board[9 * rr + cc]])
-    return tuple(out)
+            source.append(9 * rr + cc)
+    return source, relabel
+
+
+def apply_symmetry(board, symmetry: tuple[list[int], list[int]], relabel: bool = True) -> tuple:
+    """`board` moved by `symmetry`; relabel=False moves per-cell values that are not digits
+    (e.g. a solver's fill round) without relabelling them."""
+    source, digits = symmetry
+    if relabel:
+        return tuple(digits[board[i]] for i in source)
+    return tuple(board[i] for i in source)
+
+
+def augment(board, rng: random.Random) -> tuple[int, ...]:
+    """Apply a random validity-preserving symmetry (`random_symmetry`). Blanks (0) stay blank, so
+    puzzles and their solutions can be augmented alike (same rng state)."""
+    return apply_symmetry(board, random_symmetry(rng))
 
 
 def make_puzzle(solution, rng: random.Random, min_givens: int = 17) -> tuple[int, ...]:
@@ -173,3 +189,42 @@ def rate(puzzle) -> str:
             continue
         return "guessing"
     return level
+
+
+def _round_of_singles(board, cands) -> dict[int, int]:
+    """Every naked and hidden single of the board as it stands (cell -> digit), none placed."""
+    found = {}
+    for cell in range(81):
+        m = cands[cell]
+        if not board[cell] and m and m & (m - 1) == 0:
+            found[cell] = m.bit_length() - 1
+    for unit in UNITS:
+        for d in range(1, 10):
+            spots = [c for c in unit if cands[c] >> d & 1]
+            if len(spots) == 1 and not any(board[c] == d for c in unit):
+                found[spots[0]] = d
+    return found
+
+
+def fill_rounds(puzzle, solution) -> tuple[int, ...]:
+    """The round in which a parallel solver fills each cell (0 for givens): each round places
+    every naked and hidden single of the board as it stood at the round's start; when there is
+    none, locked candidates and pairs prune candidates; when those stall too, the solver guesses
+    right: the first cell with the fewest candidates gets its digit from `solution`, as a round
+    of its own. The order a model that deduces one round per step would fill the board in."""
+    board = list(puzzle)
+    cands = candidates(board)
+    rounds = [0] * 81
+    current = 1
+    while not all(board):
+        found = _round_of_singles(board, cands)
+        if not found:
+            if _strategies(board, cands):
+                continue
+            cell = min((c for c in range(81) if not board[c]), key=lambda c: bin(cands[c]).count("1"))
+            found = {cell: solution[cell]}
+        for cell, digit in found.items():
+            _place(board, cands, cell, digit)
+            rounds[cell] = current
+        current += 1
+    return tuple(rounds)

@@ -14,7 +14,8 @@ the recipe's sampler.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -25,40 +26,82 @@ from maskdiff.recipe import Recipe, config_section
 from maskdiff.training import train
 
 from .board import parse_board
-from .generate import augment, random_grid
+from .generate import augment, fill_rounds, random_grid, rate
 from .model import board_to_tokens, sudoku_model_config
 from .solve import solve_puzzles
 from .testsets import load_test_set, make_indexed_puzzle, write_test_set
 
 __all__ = ["RECIPES", "SudokuData", "GridSource", "PuzzleSource", "run_recipe", "train_sudoku",
-           "validation_puzzles", "validation_metrics", "T_MIN", "T_MAX"]
+           "validation_puzzles", "recipe_validation", "validation_metrics", "T_MIN", "T_MAX"]
 
 VALIDATION_SEED = 1
 T_MIN, T_MAX = 0.3, 0.85
 
 
 SOURCES = ("grids", "pool")
+REVEALS = ("bare", "solver", "random")
+VALIDATIONS = ("stream", "pool")
 
 
 @dataclass
 class SudokuData:
-    """The recipe's `data` section. source "grids": complete grids from `num_base_grids` random
-    base grids (every cell maskable); "pool": (puzzle, solution) pairs of the training pool
-    (`maskdiff sudoku pool`; its first `pool_size` puzzles, read from `pool`, default the data
-    home's), givens as conditioning. validation_size: validation puzzles (seed 1)."""
+    """The recipe's `data` section.
+
+    source "grids": complete grids from `num_base_grids` random base grids (every cell maskable,
+    masked by the trainer's forward process); "pool": (puzzle, solution) pairs of the training
+    pool (`maskdiff sudoku pool`; its first `pool_size` puzzles, read from `pool`, default the
+    data home's), givens as conditioning.
+    reveal (pool only): None lets the trainer's forward process mask the blanks (t in
+    [train.t_min, train.t_max]); otherwise the share of training states of each kind: "bare"
+    (every blank masked), "solver" (a uniform number of blanks revealed in a parallel solver's
+    fill order, shuffled within a round) and "random" (each blank masked with probability
+    t ~ U(random_mask)).
+    rounds_workers: with solver reveals, compute every puzzle's fill rounds up front on that
+    many processes (0: lazily, on each puzzle's first draw; about 6 ms a puzzle).
+    validation: "stream" (`validation_size` puzzles of the seed-1 stream) or "pool" (the pool's
+    `validation_size` puzzles after the training ones); solved at each of `validation_nfes`
+    (None: the recipe sampler's nfe)."""
 
     source: str = "grids"
     num_base_grids: int = 3000
     pool: str | None = None
     pool_size: int = 50_000
+    reveal: dict[str, float] | None = None
+    random_mask: list[float] = field(default_factory=lambda: [0.4, 1.0])
+    rounds_workers: int = 0
+    validation: str = "stream"
     validation_size: int = 64
+    validation_nfes: list[int] | None = None
 
     def __post_init__(self):
         if self.source not in SOURCES:
             raise ValueError(f"data.source must be one of {SOURCES}, got {self.source!r}")
+        if self.validation not in VALIDATIONS:
+            raise ValueError(f"data.validation must be one of {VALIDATIONS}, got {self.validation!r}")
         for name in ("num_base_grids", "pool_size", "validation_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"data.{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if self.reveal is not None:
+            self._check_reveal()
+        if not isinstance(self.rounds_workers, int) or self.rounds_workers < 0:
+            raise ValueError(f"data.rounds_workers must be an integer >= 0, got {self.rounds_workers!r}")
+        low, high = self.random_mask if len(self.random_mask) == 2 else (0, 0)
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"data.random_mask must be [low, high] with 0 < low <= high <= 1, "
+                             f"got {self.random_mask!r}")
+        self.random_mask = [float(low), float(high)]
+        nfes = self.validation_nfes
+        if nfes is not None and (not nfes or any(not isinstance(n, int) or n < 1 for n in nfes)):
+            raise ValueError(f"data.validation_nfes must be a list of integers >= 1, got {nfes!r}")
+
+    def _check_reveal(self) -> None:
+        if self.source != "pool":
+            raise ValueError("data.reveal needs data.source 'pool' (grids have no puzzle to reveal)")
+        if not isinstance(self.reveal, dict) or set(self.reveal) - set(REVEALS):
+            raise ValueError(f"data.reveal must map some of {REVEALS} to shares, got {self.reveal!r}")
+        shares = list(self.reveal.values())
+        if any(not isinstance(v, (int, float)) or v < 0 for v in shares) or not sum(shares) > 0:
+            raise ValueError(f"data.reveal shares must be >= 0 and not all 0, got {self.reveal!r}")
 
 
 class GridSource:
@@ -81,46 +124,137 @@ class GridSource:
 
 class PuzzleSource:
     """Streams training states of real puzzles: the solution is x0 and only the puzzle's blanks
-    are maskable (givens are conditioning: never masked, never scored), so the forward process
-    reveals a random share of the blanks (none when every blank is masked: the bare puzzle).
-    Each draw is freshly augmented: the same symmetry and relabelling on puzzle and solution."""
+    are maskable (givens are conditioning: never masked, never scored). Each draw is freshly
+    augmented: the same symmetry and relabelling on puzzle and solution.
 
-    def __init__(self, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]]):
+    reveal None: the trainer's forward process masks a random share of the blanks. Otherwise the
+    source chooses each state itself (`Batch.masked`), of the kinds in `SudokuData.reveal`.
+    Everything is drawn with tensor operations from the trainer's generator (a batch of 1,024
+    takes milliseconds); a solver's fill rounds are computed once per pool puzzle, on first use."""
+
+    def __init__(self, pairs: list[tuple[tuple[int, ...], tuple[int, ...]]],
+                 reveal: dict[str, float] | None = None,
+                 random_mask: tuple[float, float] = (0.4, 1.0)):
         if not pairs:
             raise ValueError("the puzzle pool is empty")
-        self.pairs = pairs
+        self.pairs, self.random_mask = pairs, random_mask
+        self.puzzles = torch.tensor([p for p, _ in pairs], dtype=torch.long)
+        self.solutions = torch.tensor([s for _, s in pairs], dtype=torch.long)
+        self.rounds = torch.full_like(self.puzzles, -1)  # -1: not computed yet
+        self.kinds, self.shares = None, None
+        if reveal is not None:
+            self.kinds = [k for k in REVEALS if reveal.get(k, 0) > 0]
+            self.shares = torch.tensor([float(reveal[k]) for k in self.kinds])
+
+    def fill_rounds(self, index: torch.Tensor) -> torch.Tensor:
+        """The solver's fill rounds (len(index), 81) of pool puzzles `index`."""
+        for i in index[self.rounds[index, 0] < 0].unique().tolist():
+            self.rounds[i] = torch.tensor(fill_rounds(*self.pairs[i]))
+        return self.rounds[index]
+
+    def precompute_rounds(self, workers: int) -> None:
+        """Compute every puzzle's fill rounds now, on `workers` processes (a GPU run's data must
+        not wait on a Python solver)."""
+        todo = (self.rounds[:, 0] < 0).nonzero()[:, 0].tolist()
+        with ProcessPoolExecutor(workers) as pool:
+            done = pool.map(_fill_rounds_of, [self.pairs[i] for i in todo], chunksize=256)
+            for i, rounds in zip(todo, done):
+                self.rounds[i] = torch.tensor(rounds)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        rng = random.Random(seed)
-        puzzles, solutions = [], []
-        for _ in range(batch_size):
-            puzzle, solution = rng.choice(self.pairs)
-            state = rng.getstate()  # one symmetry for both
-            puzzles.append(augment(puzzle, rng))
-            rng.setstate(state)
-            solutions.append(augment(solution, rng))
-        maskable = torch.tensor(puzzles) == 0  # (B, 81): the blanks
-        return Batch(board_to_tokens(solutions), maskable)
+        g = generator
+        index = torch.randint(len(self.pairs), (batch_size,), generator=g)
+        cells, digits = _random_symmetries(batch_size, g)
+        puzzles = digits.gather(1, self.puzzles[index].gather(1, cells))
+        solutions = digits.gather(1, self.solutions[index].gather(1, cells))
+        blanks = puzzles == 0
+        masked = None
+        if self.kinds is not None:
+            kind = torch.multinomial(self.shares, batch_size, replacement=True, generator=g)
+            masked = blanks.clone()  # "bare" rows stay so
+            for k, name in enumerate(self.kinds):
+                rows = kind == k
+                if name == "random" and rows.any():
+                    masked[rows] = self._random_states(blanks[rows], g)
+                elif name == "solver" and rows.any():
+                    rounds = self.fill_rounds(index[rows]).gather(1, cells[rows])
+                    masked[rows] = _solver_states(blanks[rows], rounds, g)
+        return Batch(board_to_tokens(solutions), blanks, masked)
+
+    def _random_states(self, blanks: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Each blank masked with probability t ~ U(random_mask), per row; never none."""
+        low, high = self.random_mask
+        t = low + (high - low) * torch.rand(len(blanks), 1, generator=g)
+        masked = blanks & (torch.rand(blanks.shape, generator=g) < t)
+        empty = ~masked.any(-1)
+        if empty.any():  # mask one random blank of a row that drew none
+            pick = (torch.rand(blanks.shape, generator=g) * blanks)[empty].argmax(-1)
+            masked[empty.nonzero()[:, 0], pick] = True
+        return masked
+
+
+def _fill_rounds_of(pair) -> tuple[int, ...]:
+    return fill_rounds(*pair)
+
+
+def _random_symmetries(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random validity-preserving symmetries (as `generate.random_symmetry`): the source cell
+    of each cell (n, 81) and the digit relabelling (n, 10), with 0 (blank) kept."""
+    def lines() -> torch.Tensor:  # (n, 9): lines permuted within bands, bands permuted
+        bands = torch.rand(n, 3, generator=g).argsort(-1)
+        within = torch.rand(n, 3, 3, generator=g).argsort(-1)
+        return (3 * bands[:, :, None] + within).reshape(n, 9)
+
+    rows, cols = lines(), lines()
+    transpose = torch.rand(n, 1, 1, generator=g) < 0.5
+    r, c = rows[:, :, None].expand(n, 9, 9), cols[:, None, :].expand(n, 9, 9)
+    cells = torch.where(transpose, 9 * c + r, 9 * r + c).reshape(n, 81)
+    digits = torch.cat([torch.zeros(n, 1, dtype=torch.long),
+                        torch.rand(n, 9, generator=g).argsort(-1) + 1], dim=1)
+    return cells, digits
+
+
+def _solver_states(blanks: torch.Tensor, rounds: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Blanks revealed in fill-round order (shuffled within a round), a uniform number of them
+    (0 to all but one), per row: the masked cells are the ones the solver fills last."""
+    key = torch.where(blanks, rounds + torch.rand(rounds.shape, generator=g), torch.full_like(
+        rounds, -1, dtype=torch.float))
+    position = key.argsort(-1).argsort(-1)  # givens first, then blanks in solver order
+    givens = (~blanks).sum(-1, keepdim=True)
+    count = blanks.sum(-1, keepdim=True)
+    revealed = (torch.rand(len(blanks), 1, generator=g) * count).floor().long()
+    return blanks & (position - givens >= revealed)
+
+
+def _pool_rows(data: SudokuData, count: int) -> list[dict]:
+    """The first `count` rows of the recipe's pool, with a message naming the command that
+    makes (or completes) it."""
+    from .pool import default_pool_path, load_pool
+
+    path = Path(data.pool) if data.pool else default_pool_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"no puzzle pool at {path}; make it with `maskdiff sudoku pool "
+                                f"--count {count}`")
+    rows = load_pool(path, count)
+    if len(rows) < count:
+        raise ValueError(f"{path} holds {len(rows):,} puzzles, the recipe asks for "
+                         f"{count:,}; resume it with `maskdiff sudoku pool --count {count}`")
+    return rows
 
 
 def _source(data: SudokuData, seed: int):
     if data.source == "grids":
         return GridSource(data.num_base_grids, seed=seed)
     from .benchmark import load_buckets
-    from .pool import default_pool_path, drop_test_overlap, load_pool
+    from .pool import drop_test_overlap
 
-    path = Path(data.pool) if data.pool else default_pool_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"no puzzle pool at {path}; make it with `maskdiff sudoku pool "
-                                f"--count {data.pool_size}`")
-    rows = load_pool(path, data.pool_size)
-    if len(rows) < data.pool_size:
-        raise ValueError(f"{path} holds {len(rows):,} puzzles, the recipe asks for "
-                         f"{data.pool_size:,}; resume it with `maskdiff sudoku pool --count "
-                         f"{data.pool_size}`")
+    rows = _pool_rows(data, data.pool_size)
     rows, _ = drop_test_overlap(rows, [s for pairs in load_buckets().values() for _, s in pairs])
-    return PuzzleSource([(r["puzzle"], r["solution"]) for r in rows])
+    source = PuzzleSource([(r["puzzle"], r["solution"]) for r in rows], data.reveal,
+                          data.random_mask)
+    if data.rounds_workers and "solver" in (source.kinds or []):
+        source.precompute_rounds(data.rounds_workers)
+    return source
 
 
 def _recipe(latent_dim: int, data: SudokuData | None = None, **train) -> Recipe:
@@ -159,15 +293,33 @@ def validation_puzzles(count: int, cache: Path | None = None) -> list[tuple[Boar
     return [(parse_board(m["puzzle"]), parse_board(m["solution"])) for m in made]
 
 
-def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfig) -> dict:
-    """Whole-board accuracy with `sampler` (its nfe and order) and the share of blank cells
-    that one denoiser call gets right from the bare puzzle."""
+def recipe_validation(data: SudokuData, cache: Path | None = None) -> list[tuple[Board, Board]]:
+    """The recipe's validation puzzles: the seed-1 stream, or the pool's puzzles after the
+    training ones (never trained on)."""
+    if data.validation == "stream":
+        return validation_puzzles(data.validation_size, cache)
+    rows = _pool_rows(data, data.pool_size + data.validation_size)[data.pool_size:]
+    return [(r["puzzle"], r["solution"]) for r in rows]
+
+
+def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfig,
+                       nfes: list[int] | None = None) -> dict:
+    """Whole-board accuracy at each of `nfes` (default: the sampler's nfe) with the sampler's
+    order, overall ("solved@N") and on the strategy-solvable puzzles ("solvable@N", those that
+    need no guessing); and the share of blank cells that one denoiser call gets right from the
+    bare puzzle."""
     puzzles = [p for p, _ in pairs]
+    solvable = [rate(p) != "guessing" for p in puzzles]
+    metrics = {}
+    for nfe in nfes or [sampler.nfe]:
+        result = solve_puzzles(model, puzzles, nfe=nfe, order=sampler.order,
+                               temperature=sampler.temperature,
+                               generator=torch.Generator().manual_seed(0))
+        right = [tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs)]
+        metrics[f"solved@{nfe}"] = sum(right) / len(pairs)
+        if any(solvable):
+            metrics[f"solvable@{nfe}"] = sum(r for r, ok in zip(right, solvable) if ok) / sum(solvable)
     solutions = torch.tensor([s for _, s in pairs]) - 1
-    result = solve_puzzles(model, puzzles, nfe=sampler.nfe, order=sampler.order,
-                           temperature=sampler.temperature,
-                           generator=torch.Generator().manual_seed(0))
-    solved = sum(tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs))
     x = board_to_tokens(puzzles)
     blank = x == model.config.mask_id
     layout = model.sampling_layout(x)
@@ -176,7 +328,7 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfi
         z = model.prior(layout).sample(torch.Generator().manual_seed(0))
     logits = model.logits(layout, None, z)[..., :model.config.vocab_size]
     cells = (logits.argmax(-1) == solutions)[blank].float().mean()
-    return {f"solved@{sampler.nfe}": solved / len(pairs), "cell_acc@1": float(cells)}
+    return {**metrics, "cell_acc@1": float(cells)}
 
 
 def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
@@ -193,10 +345,10 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
     torch.manual_seed(config.seed)
     model = MaskedDiffusionModel(recipe.model)
     source = _source(data, config.seed)
-    pairs = validation_puzzles(data.validation_size, out / "validation.csv")
+    pairs = recipe_validation(data, out / "validation.csv")
     result = train(model, source, config, out_dir=out, resume=resume,
                    description=f"sudoku {recipe.model.method_name}",
-                   evaluate=lambda m: validation_metrics(m, pairs, sampler))
+                   evaluate=lambda m: validation_metrics(m, pairs, sampler, data.validation_nfes))
     record = {"kind": recipe.model.method_name, "hardware": hardware_description(),
               "wall_seconds": round(result.seconds, 1), "steps": result.steps,
               "samples_seen": result.samples_seen, "train_config": asdict(config),

@@ -53,3 +53,32 @@ def test_ratings(puzzles):
     # "Easter Monster" needs far stronger techniques: guessing
     monster = parse_board("1.......2.9.4...5...6...7...5.9.3.......7.......85..4.7.....6...3...9.8...2.....1")
     assert rate(monster) == "guessing"
+
+
+def test_fill_rounds_follow_a_parallel_solver(puzzles):
+    from maskdiff.tasks.sudoku.board import candidates
+    from maskdiff.tasks.sudoku.generate import fill_rounds
+
+    for grid, puzzle in puzzles:
+        rounds = fill_rounds(puzzle, grid)
+        assert [r == 0 for r in rounds] == [v != 0 for v in puzzle]  # givens only in round 0
+        # Round 1 holds naked or hidden singles of the bare puzzle, and all of its naked singles.
+        cands = candidates(list(puzzle))
+        naked = {c for c in range(81) if not puzzle[c] and bin(cands[c]).count("1") == 1}
+        first = {c for c in range(81) if rounds[c] == 1}
+        assert naked <= first and first
+        # The rounds are consecutive: every round fills at least one cell.
+        assert set(rounds) == set(range(max(rounds) + 1))
+
+
+def test_a_symmetry_moves_per_cell_values_without_relabelling_them():
+    from maskdiff.tasks.sudoku.generate import apply_symmetry, random_symmetry
+
+    rng = random.Random(3)
+    grid = random_grid(rng)
+    symmetry = random_symmetry(random.Random(5))
+    moved = apply_symmetry(grid, symmetry)
+    assert moved == augment(grid, random.Random(5))
+    positions = apply_symmetry(tuple(range(81)), symmetry, relabel=False)
+    assert sorted(positions) == list(range(81))  # a permutation of the cells
+    assert all(moved[i] == symmetry[1][grid[positions[i]]] for i in range(81))

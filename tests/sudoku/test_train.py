@@ -78,3 +78,106 @@ def test_a_pool_recipe_without_its_pool_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKDIFF_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="maskdiff sudoku pool"):
         train_sudoku("mdm-pool", tmp_path / "run", steps=1, progress=False)
+
+
+def _strategy_pairs(count=6):
+    return load_test_set(Path(__file__).resolve().parents[2] / "tasks" / "sudoku" / "data"
+                         / "strategies.csv")[:count]
+
+
+@pytest.mark.parametrize("kind", ["bare", "solver", "random"])
+def test_chosen_puzzle_states_never_mask_a_given_and_always_leave_work(kind):
+    import torch
+
+    from maskdiff.tasks.sudoku.train import PuzzleSource
+
+    source = PuzzleSource(_strategy_pairs(), reveal={kind: 1.0}, random_mask=(0.4, 1.0))
+    batch = source.sample(96, torch.Generator().manual_seed(0))
+    assert batch.masked is not None
+    assert not bool((batch.masked & ~batch.maskable).any())  # givens never masked
+    assert bool(batch.masked.any(-1).all())  # every state has something left to score
+    share = batch.masked.sum(-1) / batch.maskable.sum(-1)
+    if kind == "bare":
+        assert torch.equal(batch.masked, batch.maskable)
+    elif kind == "random":
+        assert float(share.min()) > 0.15 and float(share.mean()) == pytest.approx(0.7, abs=0.08)
+    else:
+        assert float(share.std()) > 0.2  # a uniform number of reveals, not a fixed one
+
+
+def test_solver_states_reveal_cells_in_the_solver_order():
+    import torch
+
+    from maskdiff.tasks.sudoku.generate import fill_rounds
+    from maskdiff.tasks.sudoku.train import PuzzleSource
+
+    # Singles puzzles: their parallel-solver rounds do not depend on the cells' numbering, so the
+    # rounds of each augmented puzzle can be recomputed from the batch itself.
+    pairs = load_test_set(Path(__file__).resolve().parents[2] / "tasks" / "sudoku" / "data"
+                          / "singles.csv")[:4]
+    batch = PuzzleSource(pairs, reveal={"solver": 1.0}).sample(48, torch.Generator().manual_seed(1))
+    partial = 0
+    for x0, maskable, masked in zip(batch.x0.tolist(), batch.maskable.tolist(),
+                                    batch.masked.tolist()):
+        solution = [v + 1 for v in x0]
+        puzzle = [v if not blank else 0 for v, blank in zip(solution, maskable)]
+        rounds = fill_rounds(puzzle, solution)
+        hidden = [r for r, m in zip(rounds, masked) if m]
+        shown = [r for r, m, blank in zip(rounds, masked, maskable) if blank and not m]
+        assert hidden and (not shown or max(shown) <= min(hidden))
+        partial += bool(shown)
+    assert partial > 30  # most states have some blanks revealed
+
+
+def test_data_section_errors_name_the_field():
+    from maskdiff.tasks.sudoku.train import SudokuData
+
+    with pytest.raises(ValueError, match="data.reveal needs data.source 'pool'"):
+        SudokuData(reveal={"random": 1.0})
+    with pytest.raises(ValueError, match="data.reveal must map some of"):
+        SudokuData(source="pool", reveal={"confidence": 1.0})
+    with pytest.raises(ValueError, match="shares must be >= 0 and not all 0"):
+        SudokuData(source="pool", reveal={"random": 0})
+    with pytest.raises(ValueError, match="data.random_mask"):
+        SudokuData(source="pool", random_mask=(0.8, 0.2))
+    with pytest.raises(ValueError, match="data.validation must be one of"):
+        SudokuData(validation="test")
+    with pytest.raises(ValueError, match="data.validation_nfes"):
+        SudokuData(validation_nfes=[0])
+
+
+def test_a_reveal_mixture_recipe_trains_and_validates_on_the_pool_tail(tmp_path):
+    from maskdiff.tasks.sudoku.pool import build_pool
+    from maskdiff.tasks.sudoku.train import SudokuData
+
+    pool = tmp_path / "pool.csv"
+    build_pool(pool, 8, workers=1, progress=False)
+    recipe = RECIPES["mdm-pool"]
+    data = SudokuData(source="pool", pool=str(pool), pool_size=6, validation="pool",
+                      validation_size=2, validation_nfes=[5, 10],
+                      reveal={"bare": 1, "solver": 1, "random": 2})
+    from dataclasses import asdict
+    recipe = replace(recipe, data=asdict(data),
+                     train=replace(recipe.train, batch_size=4, eval_every=2, warmup_steps=1,
+                                   loss_weighting="per-cell"))
+    _, record = train_sudoku("mdm-pool", tmp_path / "run", steps=2, recipe=recipe, progress=False)
+    assert set(record["final_eval"]) >= {"solved@5", "solved@10", "cell_acc@1"}
+    assert record["train_config"]["loss_weighting"] == "per-cell"
+    saved = read_config(tmp_path / "run" / "model")[1]["recipe"]
+    assert saved["data"]["reveal"] == {"bare": 1, "solver": 1, "random": 2}
+    too_small = replace(recipe, data={**asdict(data), "validation_size": 5})
+    with pytest.raises(ValueError, match="holds 8 puzzles, the recipe asks for 11"):
+        train_sudoku("mdm-pool", tmp_path / "other", steps=1, recipe=too_small, progress=False)
+
+
+def test_fill_rounds_computed_up_front_equal_the_lazy_ones():
+    import torch
+
+    from maskdiff.tasks.sudoku.train import PuzzleSource
+
+    pairs = _strategy_pairs(4)
+    lazy, eager = PuzzleSource(pairs, {"solver": 1.0}), PuzzleSource(pairs, {"solver": 1.0})
+    eager.precompute_rounds(workers=2)
+    assert torch.equal(eager.rounds, lazy.fill_rounds(torch.arange(4)))
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(eager.sample(16, g1).masked, lazy.sample(16, g2).masked)
