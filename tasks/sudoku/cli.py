@@ -41,6 +41,8 @@ def add_commands(subparsers) -> None:
                     help="run folder: checkpoints (resumed if present) and the final model")
     tr.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="override recipe fields, e.g. train.batch_size=256 data.pool_size=1000")
     add_threads_argument(tr)
     tr.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     tr.add_argument("--ship", action="store_true",
@@ -98,16 +100,21 @@ def add_commands(subparsers) -> None:
 
 
 def _train(args) -> int:
+    from maskdiff.recipe import Recipe, apply_overrides, parse_overrides
+
     from .model import SHIPPED, SHIPPED_DIR
-    from .train import train_sudoku
+    from .train import RECIPES, train_sudoku
 
     apply_threads(args)
     require_positive(steps=args.steps)
     if args.ship and args.model not in SHIPPED:
         raise ValueError(f"--ship installs one of the shipped models {SHIPPED}; "
                          f"{args.model!r} is not one")
+    recipe = RECIPES[args.model]
+    if args.set:
+        recipe = Recipe.from_dict(apply_overrides(recipe.to_dict(), parse_overrides(args.set)))
     _, record = train_sudoku(args.model, args.out, steps=args.steps, resume=not args.no_resume,
-                             seed=args.seed)
+                             seed=args.seed, recipe=recipe)
     print(f"trained Sudoku {args.model}: {record['steps']} steps, {record['samples_seen']} samples "
           f"in {record['wall_seconds'] / 60:.1f} min on {record['hardware']}; "
           f"validation {record['final_eval']}; model in {args.out / 'model'}")

@@ -266,14 +266,36 @@ def _recipe(latent_dim: int, data: SudokuData | None = None, **train) -> Recipe:
                   data=asdict(data or SudokuData()))
 
 
+# The puzzle-state recipes: the pool's first TRAIN_POOL puzzles train, the next VALIDATION_POOL
+# validate (all three ratings); training states and loss weighting as chosen by the recipe
+# ablation (benchmarks/sudoku_recipes.py, docs/results/sudoku_recipes.md).
+TRAIN_POOL, VALIDATION_POOL = 49_000, 200
+POOL_REVEAL = {"bare": 0.2, "solver": 0.4, "random": 0.4}
+POOL_WEIGHTING = "per-cell"
+
+
+def _pool_recipe(latent_dim: int, steps: int, gpu: bool = False, **train) -> Recipe:
+    data = SudokuData(source="pool", pool_size=TRAIN_POOL, reveal=POOL_REVEAL,
+                      validation="pool", validation_size=VALIDATION_POOL,
+                      validation_nfes=[5, 10, 20], rounds_workers=16 if gpu else 0)
+    cpu = dict(steps=steps, loss_weighting=POOL_WEIGHTING, eval_every=500, checkpoint_every=50)
+    if gpu:  # one H100/H200: bf16, a large batch, a few minutes
+        cpu.update(batch_size=1024, lr=2e-3, warmup_steps=200, mixed_precision="bf16",
+                   eval_every=1000, checkpoint_every=250)
+    return _recipe(latent_dim, data, **{**cpu, **train})
+
+
 RECIPES = {
     "mdm": _recipe(0),
     # The KL is annealed in over the first 40%, and each latent dimension may carry 0.2 nats
     # for free: without that floor the latent collapsed onto the prior (KL ~ 0) within 250 steps.
     "vmd": _recipe(32, kl_warmup_steps=1000, free_bits=0.2),
-    # Puzzle states: real puzzles with a random share of their blanks revealed (t ~ U(0.4, 1) of
-    # the blanks stay masked; t = 1 is the bare puzzle), givens as conditioning.
-    "mdm-pool": _recipe(0, SudokuData(source="pool"), t_min=0.4, t_max=1.0),
+    # Puzzle states (givens as conditioning), 8,000 steps x 128 = 1.02M samples: hours of one CPU
+    # thread, resumable (maskdiff sudoku train --model mdm-pool --out runs/sudoku-mdm-pool).
+    "mdm-pool": _pool_recipe(0, 8000),
+    "vmd-pool": _pool_recipe(32, 8000, kl_warmup_steps=3200, free_bits=0.2),
+    # The GPU form: 5,000 steps x 1,024 = 5.1M samples, sized for about 4 minutes of one H100.
+    "mdm-pool-gpu": _pool_recipe(0, 5000, gpu=True),
 }
 
 
