@@ -17,8 +17,8 @@ import torch
 
 from .models import MaskedDiffusionModel, load_model, save_model
 
-__all__ = ["save_checkpoint", "load_checkpoint", "MetricsLog", "CHECKPOINT_DIR", "STATE_NAME",
-           "METRICS_NAME"]
+__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_metadata", "MetricsLog",
+           "CHECKPOINT_DIR", "STATE_NAME", "METRICS_NAME"]
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_NAME = "trainer_state.pt"
@@ -41,19 +41,37 @@ def save_checkpoint(out_dir: Path, model: MaskedDiffusionModel, state: dict, ext
 
 
 def load_checkpoint(out_dir: Path) -> tuple[MaskedDiffusionModel, dict] | None:
-    """The last complete checkpoint in out_dir as (model, trainer state), or None."""
+    """The last complete checkpoint in out_dir as (model, trainer state), or None when there is
+    none. A checkpoint with weights but no trainer state is refused: resuming from it would
+    restart the optimiser, schedule and data stream at step 0 and overwrite the metrics log."""
     ckpt = out_dir / CHECKPOINT_DIR
     if not (ckpt / STATE_NAME).is_file():
         old = out_dir / (CHECKPOINT_DIR + ".old")  # killed between the two renames
-        ckpt = old if (old / STATE_NAME).is_file() else None
-    if ckpt is None:
-        return None
+        if (old / STATE_NAME).is_file():
+            ckpt = old
+        elif ckpt.is_dir() and any(ckpt.iterdir()):
+            raise ValueError(f"checkpoint {ckpt} has no {STATE_NAME} (optimiser, schedule, step "
+                             "and random state), so the run cannot resume where it stopped; "
+                             "restore the file, or start over in a new folder (or with "
+                             "--no-resume / resume=False)")
+        else:
+            return None
     try:
         state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises several types for a damaged file
         raise ValueError(f"cannot read checkpoint {ckpt / STATE_NAME}: {err}; the file is "
                          f"truncated or corrupted (delete {ckpt} to start over)") from err
     return load_model(ckpt), state
+
+
+def checkpoint_metadata(out_dir: Path) -> dict:
+    """The metadata saved with the checkpoint in out_dir (train_config, step, identity...)."""
+    from .models import read_config
+
+    for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
+        if (out_dir / name / STATE_NAME).is_file():
+            return read_config(out_dir / name)[1]
+    return {}
 
 
 class MetricsLog:

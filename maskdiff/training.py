@@ -29,7 +29,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checkpoint import METRICS_NAME, MetricsLog, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    METRICS_NAME,
+    MetricsLog,
+    checkpoint_metadata,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .data import Batch, BatchSource
 from .models import MaskedDiffusionModel
 from .objectives import WEIGHTINGS, TrainingNoise, diffusion_loss, draw_training_noise, kl_weight
@@ -40,6 +46,11 @@ __all__ = ["TrainConfig", "TrainResult", "DiffusionObjective", "train", "METRICS
 
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 STATS = ("loss", "nll", "kl", "bound")
+# TrainConfig fields a resumed run may change: the schedule's length (to extend a run; the change
+# is recorded in the history) and what is logged, evaluated or shown. Any other change would mix
+# two different runs in one curve, so it is refused.
+SCHEDULE_FIELDS = ("steps", "warmup_steps", "kl_warmup_steps")
+REPORTING_FIELDS = ("eval_every", "checkpoint_every", "log_every", "log_with", "progress")
 
 
 @dataclass
@@ -138,15 +149,22 @@ class DiffusionObjective(nn.Module):
 def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | None = None,
           out_dir: str | os.PathLike | None = None, resume: bool = True,
           description: str = "train",
-          evaluate: Callable[[MaskedDiffusionModel], dict] | None = None) -> TrainResult:
+          evaluate: Callable[[MaskedDiffusionModel], dict] | None = None,
+          identity: dict | None = None) -> TrainResult:
     """Train `model` on batches from `data`. With `out_dir`, checkpoints go to out_dir/checkpoint,
     metrics to out_dir/metrics.jsonl, and an existing checkpoint there is resumed (same loss curve
     as an uninterrupted run). `evaluate(model) -> dict` runs every `config.eval_every` steps on
     the main process (EMA weights when enabled, eval mode, no grad); its numbers join the history
-    under "eval". Runs under `accelerate launch` shard each global batch over the processes."""
+    under "eval". Runs under `accelerate launch` shard each global batch over the processes.
+
+    A resumed run must be the same run: the checkpoint's model config, its training config (all
+    but the schedule's length and the reporting fields) and `identity` (JSON-able facts about the
+    data the caller wants held fixed, e.g. a recipe's data section) must match, or a ValueError
+    names what changed."""
     config = config or TrainConfig()
     out_path = Path(out_dir) if out_dir is not None else None
-    run = _Run(model, config, _accelerator(config, out_path), out_path, resume, description)
+    run = _Run(model, config, _accelerator(config, out_path), out_path, resume, description,
+               identity)
     return run.fit(data, evaluate)
 
 
@@ -208,32 +226,56 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> No
         torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - d)
 
 
-def _resume(model: MaskedDiffusionModel, out_path: Path) -> dict | None:
-    """Load the weights of the checkpoint in out_path into `model`; its trainer state, or None."""
+def _resume(model: MaskedDiffusionModel, config: TrainConfig, identity: dict | None,
+            out_path: Path) -> tuple[dict, dict] | None:
+    """Load the weights of the checkpoint in out_path into `model`; (trainer state, the schedule
+    fields that changed), or None when there is no checkpoint. Refuses a different run."""
     found = load_checkpoint(out_path)
     if found is None:
         return None
     loaded, state = found
     if loaded.config != model.config:
         raise ValueError(f"checkpoint in {out_path} was trained with a different model config")
+    saved = checkpoint_metadata(out_path)
+    changed = _changed_fields(saved.get("train_config", {}), asdict(config))
+    refused = {k: v for k, v in changed.items() if k not in SCHEDULE_FIELDS + REPORTING_FIELDS}
+    if saved.get("identity", identity) != identity:
+        refused["data"] = (saved.get("identity"), identity)
+    if refused:
+        listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in refused.items())
+        raise ValueError(f"the checkpoint in {out_path} belongs to a different run ({listed}). "
+                         "Resume with the settings it was trained with, or start over in a new "
+                         "folder (or with --no-resume / resume=False)")
     model.load_state_dict(loaded.state_dict())
-    return state
+    return state, {k: v for k, v in changed.items() if k in SCHEDULE_FIELDS}
+
+
+def _changed_fields(saved: dict, current: dict) -> dict:
+    """field -> (saved value, current value) for every field whose value differs (JSON-wise:
+    tuples and lists compare equal); fields missing from `saved` (older checkpoints) are skipped."""
+    def plain(value):
+        return json.loads(json.dumps(value))
+
+    return {k: (saved[k], v) for k, v in current.items() if k in saved and plain(saved[k]) != plain(v)}
 
 
 class _Run:
     """One training run: the prepared model, optimiser, EMA, random state and logs."""
 
     def __init__(self, model: MaskedDiffusionModel, config: TrainConfig, accelerator,
-                 out_path: Path | None, resume: bool, description: str):
+                 out_path: Path | None, resume: bool, description: str,
+                 identity: dict | None = None):
         self.model, self.config, self.accelerator = model, config, accelerator
-        self.out_path, self.description = out_path, description
+        self.out_path, self.description, self.identity = out_path, description, identity
         n_proc = accelerator.num_processes
         self.per_process = config.batch_size // n_proc
         self.micro = self.per_process // config.grad_accum_steps
         torch.manual_seed(config.seed)
         # One generator, seeded alike on every process: all draw the same global batch and noise.
         self.generator = torch.Generator().manual_seed(config.seed)
-        resumed = _resume(model, out_path) if out_path is not None and resume else None
+        resumed = None
+        if out_path is not None and resume:
+            resumed = _resume(model, config, identity, out_path)
         self.ema = None
         if config.ema_decay > 0:
             self.ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -242,7 +284,15 @@ class _Run:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.start_step, self.history, self.elapsed, self.running = 0, [], 0.0, None
         if resumed is not None:
-            self._restore(resumed)
+            self._restore(resumed[0])
+            if self.start_step > config.steps:
+                raise ValueError(f"the checkpoint in {out_path} is at step {self.start_step}, past "
+                                 f"this run's {config.steps} steps; ask for at least "
+                                 f"{self.start_step} steps, or start over in a new folder")
+            if resumed[1] and self.start_step < config.steps:
+                # an extended run: its history says where and how the schedule changed
+                self.history.append({"step": self.start_step, "resumed_with": {
+                    k: {"was": old, "now": new} for k, (old, new) in resumed[1].items()}})
         self.objective, self.optimizer = accelerator.prepare(
             DiffusionObjective(model, config.free_bits, config.loss_weighting), self.optimizer)
         if self.ema is not None:
@@ -368,7 +418,7 @@ class _Run:
         """Save a checkpoint at `step` from the main process (and history.json at the end)."""
         if self.accelerator.is_main_process:
             extra = {"train_config": asdict(self.config), "step": step,
-                     "num_processes": self.accelerator.num_processes}
+                     "num_processes": self.accelerator.num_processes, "identity": self.identity}
             save_checkpoint(self.out_path, self.model, self._state(step, seconds), extra)
             if history_file:
                 (self.out_path / "history.json").write_text(json.dumps(self.history, indent=1))

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -187,3 +188,35 @@ def test_batch_must_split_over_accumulation_steps():
         TrainConfig(mixed_precision="fp8")
     with pytest.raises(ValueError, match="ema_decay"):
         TrainConfig(ema_decay=1.0)
+
+
+def test_resuming_with_a_changed_training_config_names_the_fields(tmp_path):
+    data = get_dataset("d1")
+    cfg = TrainConfig(steps=3, batch_size=8, progress=False, ema_decay=0.9)
+    train(_model(latent_dim=0), data, cfg, out_dir=tmp_path)
+    changed = replace(cfg, batch_size=4, lr=0.01, ema_decay=0.0)
+    with pytest.raises(ValueError, match=r"different run \(batch_size: 8 -> 4; lr: 0.001 -> 0.01; "
+                                         r"ema_decay: 0.9 -> 0.0\)"):
+        train(_model(latent_dim=0), data, changed, out_dir=tmp_path)
+    train(_model(latent_dim=0), data, cfg, out_dir=tmp_path / "other", identity={"n": 1})
+    with pytest.raises(ValueError, match=r"data: \{'n': 1\} -> \{'n': 2\}"):
+        train(_model(latent_dim=0), data, replace(cfg, steps=6), out_dir=tmp_path / "other",
+              identity={"n": 2})
+    with pytest.raises(ValueError, match="past this run's 2 steps"):
+        train(_model(latent_dim=0), data, replace(cfg, steps=2), out_dir=tmp_path)
+    # Extending the schedule is allowed, and the history records it.
+    extended = train(_model(latent_dim=0), data, replace(cfg, steps=5, log_every=1), out_dir=tmp_path)
+    assert {"step": 3, "resumed_with": {"steps": {"was": 3, "now": 5}}} in extended.history
+
+
+def test_a_checkpoint_without_its_trainer_state_is_refused(tmp_path):
+    from maskdiff.checkpoint import CHECKPOINT_DIR, STATE_NAME
+
+    data = get_dataset("d1")
+    cfg = TrainConfig(steps=2, batch_size=8, progress=False, log_every=1)
+    train(_model(latent_dim=0), data, cfg, out_dir=tmp_path)
+    metrics = (tmp_path / "metrics.jsonl").read_text()
+    (tmp_path / CHECKPOINT_DIR / STATE_NAME).unlink()
+    with pytest.raises(ValueError, match="has no trainer_state.pt .* cannot resume where it stopped"):
+        train(_model(latent_dim=0), data, replace(cfg, steps=4), out_dir=tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text() == metrics  # nothing rewritten

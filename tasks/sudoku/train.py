@@ -368,7 +368,10 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
     model = MaskedDiffusionModel(recipe.model)
     source = _source(data, config.seed)
     pairs = recipe_validation(data, out / "validation.csv")
-    result = train(model, source, config, out_dir=out, resume=resume,
+    # What must not change when the run resumes: the training data (validation may).
+    identity = {k: v for k, v in recipe.data.items()
+                if not k.startswith("validation") and k != "rounds_workers"}
+    result = train(model, source, config, out_dir=out, resume=resume, identity=identity,
                    description=f"sudoku {recipe.model.method_name}",
                    evaluate=lambda m: validation_metrics(m, pairs, sampler, data.validation_nfes))
     record = {"kind": recipe.model.method_name, "hardware": hardware_description(),

@@ -80,7 +80,8 @@ def train_model(recipe: Recipe, out_dir: str | Path | None = None,
     torch.manual_seed(recipe.train.seed)
     model = MaskedDiffusionModel(cfg)
     result = train(model, ds, replace(recipe.train, progress=progress), out_dir=out_dir,
-                   description=f"{ds.name} {cfg.method_name} B={cfg.num_blocks}")
+                   description=f"{ds.name} {cfg.method_name} B={cfg.num_blocks}",
+                   identity=dict(recipe.data))
     return result.model, result
 
 
