@@ -399,3 +399,14 @@ def train_sudoku(kind: str, out_dir: str | Path, *, steps: int | None = None,
     recipe = replace(recipe, train=replace(recipe.train, seed=seed))
     record = run_recipe(recipe, out_dir, resume=resume, progress=progress)
     return load_model(Path(out_dir) / "model"), record
+
+
+def latent_batch(recipe: dict, count: int, seed: int = 0):
+    """`count` committed test puzzles (a third from each rating, in file order) as (solutions
+    (count, 81) tokens, blanks (count, 81)): the states `maskdiff latent` diagnoses."""
+    from .benchmark import load_buckets
+
+    buckets = load_buckets(-(-count // 3))
+    pairs = [pair for bucket in buckets.values() for pair in bucket][:count]
+    solutions = board_to_tokens([s for _, s in pairs])
+    return solutions, torch.tensor([p for p, _ in pairs]) == 0

@@ -89,3 +89,14 @@ def train_from_recipe(recipe, out_dir, resume: bool = True) -> int:
     from .train import run_recipe
 
     return _report(run_recipe(recipe, out_dir, resume=resume), out_dir)
+
+
+def latent_batch(recipe: dict, count: int, seed: int):
+    """The task's hook for `maskdiff latent`: `count` sequences of the recipe's dataset, every
+    position decoded (no conditioning)."""
+    import torch
+
+    from .datasets import get_dataset
+
+    dataset = get_dataset(recipe["data"]["dataset"])
+    return dataset.sample(count, torch.Generator().manual_seed(seed)).x0, None

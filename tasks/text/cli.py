@@ -104,3 +104,16 @@ def train_from_recipe(recipe, out_dir, resume: bool = True) -> int:
         for s in record["samples"]:
             print("sample:", s[:200].replace("\n", " | "))
     return 0
+
+
+def latent_batch(recipe: dict, count: int, seed: int):
+    """The task's hook for `maskdiff latent`: `count` validation windows of the recipe's corpus
+    and tokenizer, every position decoded (no conditioning)."""
+    from maskdiff.recipe import config_section
+
+    from .streams import pack, prepare_text
+    from .train import TextDataSettings
+
+    settings = config_section(TextDataSettings, recipe["data"], "data")
+    data = prepare_text(settings.corpus, settings.tokenizer)
+    return pack(data.streams["validation"], recipe["model"]["seq_len"], count), None
