@@ -56,7 +56,19 @@ def sampler_from_args(args: argparse.Namespace, base: SamplerConfig | None = Non
     """`base` (or SamplerConfig()) with every sampler flag the user gave, then `fixed`."""
     given = {name: getattr(args, name) for name in _SAMPLER_OPTIONS
              if getattr(args, name, None) is not None}
-    return dataclasses.replace(base or SamplerConfig(), **{**given, **fixed})
+    try:
+        return dataclasses.replace(base or SamplerConfig(), **{**given, **fixed})
+    except ValueError as err:
+        raise ValueError(_named_as_flag(str(err), given)) from None
+
+
+def _named_as_flag(message: str, given: dict) -> str:
+    """A SamplerConfig error that starts with a field the user set by its flag, in the flag's
+    name: "remask_share must lie in (0, 1]" -> "--remask-share must lie in (0, 1]"."""
+    name = message.split(" ", 1)[0]
+    if name not in given:
+        return message
+    return "--" + name.replace("_", "-") + message[len(name):]
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

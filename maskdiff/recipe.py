@@ -22,9 +22,10 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .fieldtypes import build_dataclass, typed_value
 from .models import ModelConfig
 from .sampling import SamplerConfig
 from .training import TrainConfig
@@ -33,6 +34,7 @@ __all__ = ["Recipe", "shorten", "load_recipe", "save_recipe", "read_recipe_file"
            "apply_overrides", "config_section", "saved_sampler"]
 
 SECTIONS = ("task", "out_dir", "model", "train", "sampler", "data", "eval")
+TOP_LEVEL_VALUES = ("task", "out_dir")  # the keys that are values, not sections
 
 
 @dataclass
@@ -64,27 +66,15 @@ class Recipe:
     @classmethod
     def from_dict(cls, raw: dict, model_defaults: dict | Callable[[dict], dict] | None = None,
                   source: str = "recipe") -> Recipe:
-        """Build from the file form; unknown keys are refused by name. `model_defaults` fills
-        model fields the mapping leaves out (e.g. a vocabulary size that a tokenizer decides); a
-        callable gets the data section and is called only once every other section is valid."""
-        if not isinstance(raw, dict):
-            raise ValueError(f"{source} must hold a mapping at the top level")
-        unknown = sorted(set(raw) - set(SECTIONS))
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown} in {source}; known: {list(SECTIONS)}")
-        task = raw.get("task")
-        if not isinstance(task, str) or not task:
-            raise ValueError(f"{source} must name its task (e.g. `task: text`)")
-        train = config_section(TrainConfig, raw.get("train"), "train")
-        sampler = raw.get("sampler")
-        sampler = None if sampler is None else config_section(SamplerConfig, sampler, "sampler")
-        data, evals = _mapping(raw.get("data"), "data"), _mapping(raw.get("eval"), "eval")
-        given = _mapping(raw.get("model"), "model")
-        if callable(model_defaults):
-            model_defaults = model_defaults(data)
-        model = config_section(ModelConfig, {**(model_defaults or {}), **given}, "model")
-        return cls(task=task, model=model, train=train, sampler=sampler, data=data, eval=evals,
-                   out_dir=raw.get("out_dir"))
+        """Build from the file form; unknown keys and values of the wrong type are refused by
+        name (see `config_section`), and every error names `source` (the file). `model_defaults`
+        fills model fields the mapping leaves out (e.g. a vocabulary size that a tokenizer
+        decides); a callable gets the data section and is called only once every other section
+        is valid."""
+        try:
+            return cls(**_recipe_fields(raw, model_defaults))
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
 
     def shortened(self, steps: int) -> Recipe:
         """The same recipe over `steps` training steps: the learning-rate and KL warm-ups keep
@@ -101,6 +91,28 @@ def shorten(train: TrainConfig, steps: int) -> TrainConfig:
                    kl_warmup_steps=share(train.kl_warmup_steps))
 
 
+def _recipe_fields(raw: dict, model_defaults) -> dict:
+    """Recipe's fields from the file form (see `Recipe.from_dict`)."""
+    if not isinstance(raw, dict):
+        raise ValueError("a recipe must hold a mapping at the top level")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; known: {list(SECTIONS)}")
+    task = raw.get("task")
+    if not isinstance(task, str) or not task:
+        raise ValueError("a recipe must name its task (e.g. `task: text`)")
+    train = config_section(TrainConfig, raw.get("train"), "train")
+    sampler = raw.get("sampler")
+    sampler = None if sampler is None else config_section(SamplerConfig, sampler, "sampler")
+    data, evals = _mapping(raw.get("data"), "data"), _mapping(raw.get("eval"), "eval")
+    given = _mapping(raw.get("model"), "model")
+    if callable(model_defaults):
+        model_defaults = model_defaults(data)
+    model = config_section(ModelConfig, {**(model_defaults or {}), **given}, "model")
+    return dict(task=task, model=model, train=train, sampler=sampler, data=data, eval=evals,
+                out_dir=typed_value(raw.get("out_dir"), str | None, "out_dir"))
+
+
 def _mapping(values, name: str) -> dict:
     if values is None:
         return {}
@@ -109,17 +121,18 @@ def _mapping(values, name: str) -> dict:
     return dict(values)
 
 
-def config_section(cls, values, name: str):
-    """Build dataclass `cls` from a mapping, refusing unknown keys by name."""
-    values = _mapping(values, name)
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"unknown {name} settings {unknown}; known: {sorted(known)}")
+def config_section(cls, values, name: str, source: str | None = None):
+    """Build dataclass `cls` from the recipe section `name` (a mapping; None: all defaults),
+    refusing unknown keys and values of the wrong type by name; numeric strings such as "1e-3"
+    (how YAML 1.1 reads a number without a dot) are converted for float fields, and bool fields
+    take only true/false (the rules: `maskdiff.fieldtypes`). Errors name `source` (the file),
+    when given."""
     try:
-        return cls(**values)
-    except TypeError as err:  # a required field is missing
-        raise ValueError(f"config section {name!r}: {err}") from None
+        return build_dataclass(cls, _mapping(values, name), name)
+    except ValueError as err:
+        if source is None:
+            raise
+        raise ValueError(f"{source}: {err}") from None
 
 
 def read_recipe_file(path: str | os.PathLike, overrides: dict | None = None) -> dict:
@@ -143,10 +156,12 @@ def read_recipe_file(path: str | os.PathLike, overrides: dict | None = None) -> 
 
 
 def apply_overrides(raw: dict, overrides: dict) -> dict:
-    """Set dotted keys ("train.steps", "data.corpus", "task") in a recipe mapping (a copy)."""
+    """Set dotted keys ("train.steps", "data.corpus", "task") in a recipe mapping (a copy). The
+    keys come from the command line (--set), and an unknown section is refused as such."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for key, value in overrides.items():
         section, _, name = key.rpartition(".")
+        _check_override_key(key, section or name, nested=bool(section))
         if section:
             target = out.setdefault(section, {})
             if not isinstance(target, dict):
@@ -155,6 +170,17 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
         else:
             out[name] = value
     return out
+
+
+def _check_override_key(key: str, section: str, nested: bool) -> None:
+    """Refuse `--set KEY=...` whose first part is no recipe section (`trian.steps`, `foo`)."""
+    known = [s for s in SECTIONS if s not in TOP_LEVEL_VALUES] if nested else list(SECTIONS)
+    if section not in known:
+        sections = ", ".join(s for s in SECTIONS if s not in TOP_LEVEL_VALUES)
+        raise ValueError(f"--set {key}: unknown recipe section {section!r} (the key comes from "
+                         f"--set, not from the config file); valid sections: {sections} "
+                         f"(as SECTION.KEY=VALUE), and the top-level keys "
+                         f"{', '.join(TOP_LEVEL_VALUES)}")
 
 
 def load_recipe(path: str | os.PathLike, overrides: dict | None = None,

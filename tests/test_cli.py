@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from maskdiff.cli import main
 
 
@@ -35,3 +37,43 @@ def test_eval_rejects_mismatched_dataset(tmp_path, capsys):
     capsys.readouterr()
     assert main(["synthetic", "eval", "--model", str(out), "--dataset", "d1", "--nfe", "1"]) == 2
     assert "sequence length" in capsys.readouterr().err
+
+
+def test_an_unknown_option_is_named_by_its_command(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["sample", "--model", str(tmp_path), "--samples", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: maskdiff sample" in err and "[--num NUM]" in err
+    assert ("maskdiff sample: error: unrecognized arguments: --samples 0 (the options are listed "
+            "by `maskdiff sample --help`)") in err
+
+
+def test_sampler_errors_name_the_flag(tmp_path, capsys):
+    from maskdiff import save_model
+
+    from .conftest import tiny_model
+
+    save_model(tiny_model(), tmp_path / "m")
+    assert main(["sample", "--model", str(tmp_path / "m"), "--remask-share", "0"]) == 2
+    assert "maskdiff: error: --remask-share must lie in (0, 1], got 0.0" in capsys.readouterr().err
+
+
+def test_latent_diagnoses_a_saved_vmd_model_on_its_task(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "vmd"
+    assert main(["synthetic", "train", "--dataset", "d1", "--method", "vmd", "--steps", "3",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["latent", "--model", str(out), "--sequences", "40", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sequences"] == 40 and len(report["kl_per_dim"]) == 2
+    assert 0 <= report["mi"] <= __import__("math").log(40) + 1e-6
+    assert main(["latent", "--model", str(out), "--sequences", "40"]) == 0
+    assert "active units" in capsys.readouterr().out
+    plain = tmp_path / "mdm"
+    main(["synthetic", "train", "--dataset", "d1", "--method", "mdm", "--steps", "2", "--out", str(plain)])
+    capsys.readouterr()
+    assert main(["latent", "--model", str(plain)]) == 2
+    assert "need a VMD model" in capsys.readouterr().err

@@ -171,3 +171,51 @@ def test_a_looped_trunk_reuses_its_blocks():
         assert not torch.allclose(once, twice)
     with pytest.raises(ValueError, match="n_loops must be a positive integer"):
         ModelConfig(**base, n_loops=0)
+
+
+def test_overwritten_weights_are_refused(tmp_path):
+    """Bytes overwritten in the middle of the weights file still parse as safetensors; the
+    sha256 recorded at save time catches them."""
+    save_model(tiny_model(vocab_size=5, seq_len=8), tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes(16)
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="m: the weights file model.safetensors is damaged or "
+                                         "was changed after saving"):
+        load_model(tmp_path / "m")
+
+
+def test_a_model_saved_without_a_checksum_still_loads(tmp_path):
+    model = tiny_model(vocab_size=5, seq_len=8)
+    save_model(model, tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    payload = json.loads(path.read_text())
+    assert len(payload.pop("weights_sha256")) == 64
+    path.write_text(json.dumps(payload))  # the form models had before the checksum
+    assert load_model(tmp_path / "m").config == model.config
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda model: model.pop("vocab_size"), r"model is missing required settings \['vocab_size'\]"),
+    (lambda model: model.update(seq_len="8"), "model.seq_len must be a whole number, got the string '8'"),
+])
+def test_bad_model_fields_in_config_json_are_named(tmp_path, edit, message):
+    save_model(tiny_model(vocab_size=5, seq_len=8), tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    payload = json.loads(path.read_text())
+    edit(payload["model"])
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="config.json: " + message):
+        load_model(tmp_path / "m")
+
+
+def test_a_null_model_in_config_json_is_named(tmp_path, capsys):
+    from maskdiff.cli import main
+
+    save_model(tiny_model(vocab_size=5, seq_len=8), tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "model": None}))
+    assert main(["sample", "--model", str(tmp_path / "m")]) == 2
+    assert f"{path}: model must be a mapping of settings, got null" in capsys.readouterr().err

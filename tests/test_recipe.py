@@ -66,3 +66,53 @@ def test_train_config_refuses_an_unknown_task(tmp_path, capsys):
     path.write_text(json.dumps({"task": "chess", "model": {"vocab_size": 3, "seq_len": 4}}))
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "unknown task 'chess'" in capsys.readouterr().err
+
+
+def _yaml_recipe(tmp_path, train_lines: str):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("task: synthetic\nmodel: {vocab_size: 3, seq_len: 2}\ndata: {dataset: d1}\n"
+                    "train:\n" + "".join(f"  {line}\n" for line in train_lines.splitlines()))
+    return path
+
+
+@pytest.mark.parametrize("line,message", [
+    ('lr: "abc"', "train.lr must be a number, got the string 'abc'"),
+    ("steps: 1.5", "train.steps must be a whole number, got 1.5"),
+    ("steps: true", "train.steps must be a whole number, got true"),
+    ('progress: "no"', "train.progress must be true or false, got the string 'no'"),
+    ("mixed_precision: yes", "train.mixed_precision must be a string, got true"),
+    ("log_with: 3", "train.log_with must be a string or a list or null, got 3"),
+])
+def test_wrong_types_in_a_recipe_file_are_named_with_the_file(tmp_path, capsys, line, message):
+    path = _yaml_recipe(tmp_path, line)
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert f"maskdiff: error: {path}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_yaml_spellings_of_numbers_and_no_are_read_as_meant(tmp_path):
+    """YAML 1.1 reads 1e-3 as a string and a bare `no` as false: a float field converts the
+    string, a string field reads false as "no"; booleans stay booleans."""
+    recipe = load_recipe(_yaml_recipe(tmp_path, "lr: 1e-3\nmixed_precision: no\nprogress: no\n"
+                                                "grad_clip: 2"))
+    assert recipe.train.lr == 0.001 and recipe.train.mixed_precision == "no"
+    assert recipe.train.progress is False and recipe.train.grad_clip == 2.0
+
+
+def test_list_items_are_checked_by_position():
+    raw = {"task": "sudoku", "model": {"vocab_size": 9, "seq_len": 2, "position_groups": [[0, "a"]]}}
+    with pytest.raises(ValueError, match=r"recipe: model.position_groups\[0\]\[1\] must be a whole "
+                                         "number, got the string 'a'"):
+        Recipe.from_dict(raw)
+
+
+@pytest.mark.parametrize("key,section", [("foo=1", "foo"), ("trian.steps=3", "trian")])
+def test_an_unknown_set_section_is_blamed_on_set(tmp_path, capsys, key, section):
+    path = _yaml_recipe(tmp_path, "steps: 2")
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run"),
+                 "--set", key]) == 2
+    err = capsys.readouterr().err
+    assert (f"--set {key.split('=')[0]}: unknown recipe section {section!r} (the key comes from "
+            "--set, not from the config file); valid sections: model, train, sampler, data, eval"
+            in err)
+    assert str(path) not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..fieldtypes import build_dataclass
 from ..schedules import get_schedule
 
 __all__ = ["ModelConfig"]
@@ -146,8 +147,6 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {unknown}")
-        return cls(**data)
+        """Build from a mapping (a saved config.json's "model"): a non-mapping, unknown or
+        missing fields and values of the wrong type are refused by name (`model.vocab_size`)."""
+        return build_dataclass(cls, data, "model")

@@ -495,6 +495,11 @@ def render(rows: list[dict], meta: dict) -> str:
                              f"{rec['wall_seconds'] / 60:.1f} min |")
         lines.append("")
     lines += [
+        "### Training recipes and learning curves", "",
+        "Which training states, loss weighting and trunk the pool recipes use was chosen at equal "
+        "compute, with learning curves of the old (complete grids) and new (puzzle states) "
+        "recipes: [sudoku_recipes.md](sudoku_recipes.md) (`python benchmarks/sudoku_recipes.py`).",
+        "", "![learning curves](../../benchmarks/results/sudoku_recipes.png)", "",
         "### Reading the numbers", "",
         "- The published models (GPU-trained, 300 epochs over about 1.8M puzzles, 6M parameters) "
         "saw some three orders of magnitude more samples than the models above; the gap to them "

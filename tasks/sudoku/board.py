@@ -5,11 +5,13 @@ A board is a tuple of 81 ints, row-major, 0 for a blank and 1..9 for a digit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 __all__ = ["PuzzleError", "parse_board", "format_board", "pretty_board", "find_conflict",
            "validate", "solve", "count_solutions", "has_other_solution", "allowed", "candidates",
-           "PEERS", "UNITS"]
+           "read_puzzle_lines", "PEERS", "UNITS"]
 
 ROWS = [[9 * r + c for c in range(9)] for r in range(9)]
 COLS = [[9 * r + c for r in range(9)] for c in range(9)]
@@ -56,6 +58,25 @@ def parse_board(text: str, check: bool = True) -> tuple[int, ...]:
     if check:
         validate(board)
     return board
+
+
+def read_puzzle_lines(path: str | os.PathLike) -> list[str]:
+    """The lines of a puzzle file (UTF-8 text, a byte-order mark allowed). Raises
+    FileNotFoundError when there is no such file, and ValueError naming the file when it is not
+    text (a binary file, or text in another encoding)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no puzzle file at {path}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not a text file (byte {err.start} is not UTF-8 text); "
+                         "give a text file with one puzzle per line") from None
+    if "\x00" in text:
+        raise ValueError(f"{path} is not a text file (it holds NUL bytes); give a text file "
+                         "with one puzzle per line")
+    return text.splitlines()
 
 
 def format_board(board: Iterable[int], blank: str = ".") -> str:

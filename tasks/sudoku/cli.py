@@ -3,7 +3,7 @@
     maskdiff sudoku train --model {mdm,vmd} --out DIR [--steps N] [--ship]
     maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
                           [--best-of K] [--threshold P] [--remask confidence] [--constrained]
-                          [--pretty]
+                          [--fallback K] [--pretty] [--no-progress]
     maskdiff sudoku bench [--models mdm vmd] [--per-bucket N] [--decodings ...] [--out DIR]
     maskdiff sudoku pool [--count 50000] [--workers 2] [--out FILE]
     maskdiff sudoku demo [--per-bucket N] [--nfe N]
@@ -33,6 +33,7 @@ def add_commands(subparsers) -> None:
     sub = su.add_subparsers(dest="action", required=True)
 
     tr = sub.add_parser("train", help="train a Sudoku model by a named recipe")
+    from .solve import FALLBACK_BEST_OF
     from .train import RECIPES
 
     tr.add_argument("--model", choices=list(RECIPES), required=True,
@@ -51,9 +52,11 @@ def add_commands(subparsers) -> None:
 
     so = sub.add_parser(
         "solve", help="solve puzzles with a Sudoku model",
-        description="Prints one line per puzzle: the completed board (81 characters), 'valid' or "
-                    "'INVALID' (every row, column and box holds 1-9 and every given is kept), and "
-                    "the denoiser calls used; contradictory puzzles are named as such.",
+        description="Prints one line per puzzle, as each batch is done: the completed board (81 "
+                    "characters), 'valid' or 'INVALID' (every row, column and box holds 1-9 and "
+                    "every given is kept), and the denoiser calls used; contradictory puzzles are "
+                    "named as such. A board that comes out invalid is decoded again (--fallback); "
+                    "its line then says '(fallback: ...)' and its calls read nfe=FIRST+FALLBACK.",
         epilog="exit status: 0 every board valid, 1 an invalid board or a contradictory puzzle, "
                "2 bad input")
     so.add_argument("puzzle", nargs="?", default=None,
@@ -72,7 +75,15 @@ def add_commands(subparsers) -> None:
                     help="K trajectories per puzzle with different latents/noise; keep a valid one")
     so.add_argument("--pretty", action="store_true", help="also print each board as a grid")
     so.add_argument("--seed", type=int, default=0)
-    so.add_argument("--batch-size", type=int, default=256, help="trajectories per denoiser call")
+    so.add_argument("--batch-size", type=int, default=256,
+                    help="trajectories per denoiser call; puzzles are solved and printed "
+                         "batch-size / best-of at a time (default 256)")
+    so.add_argument("--fallback", type=int, default=FALLBACK_BEST_OF, metavar="K",
+                    help="decode a board that comes out invalid again, with the peer constraint, "
+                         f"one cell per call, best of K trajectories (default {FALLBACK_BEST_OF}; "
+                         "0: off)")
+    so.add_argument("--no-progress", action="store_true",
+                    help="no progress bar on stderr (there is none when stderr is not a terminal)")
     so.set_defaults(handler=_solve)
 
     from maskdiff.results import add_benchmark_command
@@ -129,6 +140,8 @@ def _train(args) -> int:
 
 def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]:
     """(where, text) for the puzzle given on the command line or every puzzle in `file`."""
+    from .board import read_puzzle_lines
+
     if (puzzle is None) == (file is None):
         raise ValueError("give one PUZZLE or --file FILE (one puzzle per line)")
     if puzzle is not None:
@@ -136,9 +149,7 @@ def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]
     if str(file) == "-":
         lines, name = sys.stdin.read().splitlines(), "stdin"
     else:
-        if not file.is_file():
-            raise FileNotFoundError(f"no puzzle file at {file}")
-        lines, name = file.read_text().splitlines(), str(file)
+        lines, name = read_puzzle_lines(file), str(file)
     found = []
     for n, line in enumerate(lines, start=1):
         text = line.split(",")[0].strip()  # test-set CSV lines: the puzzle is the first field
@@ -151,63 +162,90 @@ def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]
 
 def _solve(args) -> int:
     import torch
+    from tqdm.auto import tqdm
 
     from maskdiff.sampling import SamplerConfig
 
-    from .board import PuzzleError, count_solutions, find_conflict, format_board, parse_board, pretty_board
     from .model import load_sudoku_model
-    from .solve import solve_puzzles
+    from .solve import solve_in_chunks
 
     require_positive(best_of=args.best_of, nfe=args.nfe, batch_size=args.batch_size)
+    if args.fallback < 0:
+        raise ValueError(f"--fallback must be >= 0 (0 turns it off), got {args.fallback}")
     order = args.order or SamplerConfig().order
-    puzzles = []
-    for where, text in read_puzzles(args.puzzle, args.file):
-        try:
-            puzzles.append((where, parse_board(text, check=False)))
-        except PuzzleError as err:
-            raise ValueError(f"{where}: {err}") from None
-    model = load_sudoku_model(args.model)
-
-    # Contradictions are found by the exact solver before any denoiser call.
-    contradiction, several = {}, 0
-    for i, (_, board) in enumerate(puzzles):
-        conflict = find_conflict(board)
-        count = 0 if conflict is not None else count_solutions(board, limit=2)
-        if count == 0:
-            contradiction[i] = conflict or "no completion satisfies every row, column and box"
-        several += count > 1
-    todo = [i for i in range(len(puzzles)) if i not in contradiction]
-    t0 = time.perf_counter()
     decoding = {name: getattr(args, name) for name in ADAPTIVE if getattr(args, name) is not None}
     SamplerConfig(order=order, **decoding)  # bad values are named before any work
-    result = solve_puzzles(model, [puzzles[i][1] for i in todo], nfe=args.nfe, order=order,
-                           best_of=args.best_of, batch_size=args.batch_size,
-                           generator=torch.Generator().manual_seed(args.seed),
-                           constrained=args.constrained, **decoding)
-    seconds = time.perf_counter() - t0
-    solved = {i: (result.boards[j], result.valid[j], result.nfe[j]) for j, i in enumerate(todo)}
+    puzzles = parse_puzzles(args.puzzle, args.file)  # so is a bad line anywhere in the file
+    model = load_sudoku_model(args.model)
 
-    for i, (_, board) in enumerate(puzzles):
-        if i in contradiction:
-            print(f"{format_board(board)}  contradictory: {contradiction[i]}")
-            continue
-        done, valid, nfe = solved[i]
-        print(f"{format_board(done)}  {'valid' if valid else 'INVALID'}  nfe={nfe}")
-        if args.pretty:
-            print(pretty_board(done) + "\n")
-    n_valid = sum(v for _, v, _ in solved.values())
-    if several:
-        print(f"{several} puzzle(s) have several solutions; each got one completion",
-              file=sys.stderr)
-    mean_nfe = sum(result.nfe) / len(result.nfe) if result.nfe else 0.0
-    histogram = dict(sorted(Counter(result.nfe).items()))
+    t0 = time.perf_counter()
+    # One chunk fills one denoiser batch; its lines are printed before the next chunk starts.
+    chunks = solve_in_chunks(model, puzzles, chunk_size=max(1, args.batch_size // args.best_of),
+                             fallback_best_of=args.fallback, nfe=args.nfe, order=order,
+                             best_of=args.best_of, batch_size=args.batch_size,
+                             generator=torch.Generator().manual_seed(args.seed),
+                             constrained=args.constrained, **decoding)
+    answers = []
+    quiet = args.no_progress or not sys.stderr.isatty()
+    with tqdm(total=len(puzzles), desc="sudoku solve", unit="puzzle", disable=quiet) as bar:
+        for chunk in chunks:
+            lines = [answer_line(a, args.fallback, args.pretty) for a in chunk]
+            tqdm.write("\n".join(lines), file=sys.stdout)  # clears the bar, prints, redraws it
+            sys.stdout.flush()
+            bar.update(len(chunk))
+            answers += chunk
+    print(_solve_summary(answers, args, order, decoding, time.perf_counter() - t0), file=sys.stderr)
+    return 0 if all(a.path in ("model", "fallback") for a in answers) else 1
+
+
+def parse_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[int, ...]]:
+    """Every puzzle of read_puzzles as a board; a bad one is named by its place."""
+    from .board import PuzzleError, parse_board
+
+    boards = []
+    for where, text in read_puzzles(puzzle, file):
+        try:
+            boards.append(parse_board(text, check=False))
+        except PuzzleError as err:
+            raise ValueError(f"{where}: {err}") from None
+    return boards
+
+
+def answer_line(answer, fallback_best_of: int, pretty: bool = False) -> str:
+    """The printed line for one solve_in_chunks Answer: board, verdict (naming the fallback when
+    it ran), denoiser calls (requested decoding + fallback); a grid below it with `pretty`."""
+    from .board import format_board, pretty_board
+
+    if answer.path == "contradictory":
+        return f"{format_board(answer.puzzle)}  contradictory: {answer.reason}"
+    verdict = "valid" if answer.path in ("model", "fallback") else "INVALID"
+    if len(answer.nfe) > 1:
+        outcome = "" if answer.path == "fallback" else ", also invalid"
+        verdict += f" (fallback: constrained best-of-{fallback_best_of}{outcome})"
+    line = f"{format_board(answer.board)}  {verdict}  nfe={'+'.join(map(str, answer.nfe))}"
+    return line + "\n" + pretty_board(answer.board) + "\n" if pretty else line
+
+
+def _solve_summary(answers, args, order: str, decoding: dict, seconds: float) -> str:
+    """The stderr line: how many boards each path completed, then the protocol and its cost."""
+    paths = Counter(a.path for a in answers)
+    valid = paths["model"] + paths["fallback"]
+    first = [a.nfe[0] for a in answers if a.path != "contradictory"]
+    mean_nfe = sum(first) / len(first) if first else 0.0
+    histogram = dict(sorted(Counter(first).items()))
     options = "".join(f", {name.replace('_', '-')} {value}" for name, value in decoding.items())
     options += ", constrained" if args.constrained else ""
-    print(f"{n_valid}/{len(puzzles)} valid, {len(contradiction)} contradictory; "
-          f"model {args.model}, {order}, NFE <= {args.nfe} (used: mean {mean_nfe:.2f}, "
-          f"histogram {histogram}){options}, "
-          f"best-of {args.best_of}; {seconds:.2f}s", file=sys.stderr)
-    return 0 if n_valid == len(puzzles) else 1
+    retried = [a.nfe[1] for a in answers if len(a.nfe) > 1]
+    fallback = "fallback off"
+    if args.fallback:
+        fallback = (f"fallback (constrained, one cell per call, best-of {args.fallback}) ran for "
+                    f"{len(retried)}")
+        fallback += f", NFE mean {sum(retried) / len(retried):.2f}" if retried else ""
+    return (f"{valid}/{len(answers)} valid ({paths['model']} by the requested decoding, "
+            f"{paths['fallback']} by the fallback), {paths['invalid']} INVALID, "
+            f"{paths['contradictory']} contradictory; model {args.model}, {order}, "
+            f"NFE <= {args.nfe} (used: mean {mean_nfe:.2f}, histogram {histogram}){options}, "
+            f"best-of {args.best_of}; {fallback}; {seconds:.2f}s")
 
 
 def _pool(args) -> int:
@@ -246,3 +284,10 @@ def train_from_recipe(recipe, out_dir, resume: bool = True) -> int:
           f"samples in {record['wall_seconds'] / 60:.1f} min; validation {record['final_eval']}; "
           f"model in {out_dir}/model")
     return 0
+
+
+def latent_batch(recipe: dict, count: int, seed: int):
+    """The task's hook for `maskdiff latent`: committed test puzzles, blanks decoded."""
+    from .train import latent_batch as puzzles
+
+    return puzzles(recipe, count, seed)

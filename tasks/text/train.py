@@ -90,7 +90,7 @@ def text_recipe(raw: dict, source: str = "recipe") -> Recipe:
     recipe = Recipe.from_dict(raw, vocabulary, source=source)
     if recipe.task != "text":
         raise ValueError(f"{source} is a {recipe.task!r} recipe, not a text one")
-    config_section(EvalSettings, recipe.eval, "eval")
+    config_section(EvalSettings, recipe.eval, "eval", source)
     return recipe
 
 

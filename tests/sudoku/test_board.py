@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from maskdiff.tasks.sudoku.board import (
@@ -52,3 +54,26 @@ def test_contradictory_puzzle_has_no_solution():
 
 def test_every_cell_has_twenty_peers():
     assert all(len(p) == 20 for p in PEERS)
+
+
+def test_read_puzzle_lines_refuses_a_binary_file(tmp_path):
+    from maskdiff.tasks.sudoku.board import read_puzzle_lines
+
+    png = tmp_path / "board.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ValueError, match=re.escape(f"{png} is not a text file (byte 0 is not UTF-8 text)")):
+        read_puzzle_lines(png)
+    nul = tmp_path / "zeros.bin"
+    nul.write_bytes(HARD.encode() + b"\x00\x00\n")
+    with pytest.raises(ValueError, match=re.escape(f"{nul} is not a text file (it holds NUL bytes)")):
+        read_puzzle_lines(nul)
+    with pytest.raises(FileNotFoundError, match="no puzzle file at"):
+        read_puzzle_lines(tmp_path / "missing.txt")
+
+
+def test_read_puzzle_lines_reads_text_with_a_byte_order_mark(tmp_path):
+    from maskdiff.tasks.sudoku.board import read_puzzle_lines
+
+    path = tmp_path / "puzzles.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{HARD}\r\n# note\n".encode())
+    assert read_puzzle_lines(path) == [HARD, "# note"]

@@ -1,11 +1,16 @@
 """`maskdiff sudoku solve`: output format, given preservation, honest validity, errors."""
 
+import csv
+import re
+from collections import Counter
+
 import pytest
 
 from maskdiff import MaskedDiffusionModel
 from maskdiff.cli import main
 from maskdiff.models import save_model
-from maskdiff.tasks.sudoku import sudoku_model_config
+from maskdiff.tasks.sudoku import is_consistent, sudoku_model_config
+from maskdiff.tasks.sudoku.benchmark import DATA_DIR
 from maskdiff.tasks.sudoku.board import find_conflict, parse_board, solve
 
 from ..conftest import tiny_model
@@ -18,6 +23,7 @@ REPEATED = "55" + "." * 79
 # Row 1 leaves only 1 for its first cell, but column 1 already holds a 1: no completion,
 # though no digit is repeated.
 NO_SOLUTION = "." + "23456789" + "1" + "." * 71
+SINGLES = DATA_DIR / "singles.csv"  # the committed test puzzles
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +42,27 @@ def _solve(args, capsys):
     return code, captured.out.strip().splitlines(), captured.err
 
 
+def _fields(line):
+    """board, verdict, calls: a line's fields are separated by two spaces (a verdict naming the
+    fallback holds single spaces)."""
+    return line.split("  ")
+
+
 def test_solve_keeps_givens_and_reports_validity_truthfully(model_dir, capsys):
     code, lines, err = _solve(["--model", model_dir, "--nfe", "5", HARD], capsys)
-    board_text, verdict, nfe = lines[0].split()
+    board_text, verdict, nfe = _fields(lines[0])
     board, puzzle = parse_board(board_text, check=False), parse_board(HARD)
     assert all(p in (0, b) for p, b in zip(puzzle, board)), "a given was altered"
     actually_valid = all(board) and find_conflict(board) is None
-    assert verdict == ("valid" if actually_valid else "INVALID")
-    assert nfe == "nfe=5" and code == (0 if actually_valid else 1)
+    assert verdict.split()[0] == ("valid" if actually_valid else "INVALID")
+    assert nfe.split("+")[0] == "nfe=5" and code == (0 if actually_valid else 1)
+    assert ("fallback" in verdict) == ("+" in nfe)  # the fallback's calls are shown when it ran
     assert "valid" in err
 
 
 def test_nfe_is_capped_at_the_number_of_blanks(model_dir, capsys):
     code, lines, _ = _solve(["--model", model_dir, "--nfe", "50", EASY], capsys)
-    assert lines[0].split()[2] == "nfe=3"
+    assert _fields(lines[0])[2].split("+")[0] == "nfe=3"
 
 
 def test_file_input_skips_header_and_comments_and_prints_pretty_grids(model_dir, tmp_path, capsys):
@@ -57,17 +70,48 @@ def test_file_input_skips_header_and_comments_and_prints_pretty_grids(model_dir,
     f.write_text(f"puzzle,solution,givens\n# a comment\n{HARD},x,17\n\n{EASY}\n")
     code, lines, _ = _solve(["--model", model_dir, "--file", str(f), "--pretty", "--nfe", "3"],
                             capsys)
-    boards = [line for line in lines if len(line.split()) == 3 and len(line.split()[0]) == 81]
+    boards = [line for line in lines if len(_fields(line)) == 3 and len(line.split()[0]) == 81]
     assert len(boards) == 2
     assert sum(line.count("|") == 2 for line in lines) == 18  # two 9-row grids
 
 
-def test_best_of_k_keeps_a_valid_board_when_one_exists(model_dir, capsys):
-    # Whatever an untrained model produces over K trajectories, the verdict must be true.
-    code, lines, _ = _solve(["--model", model_dir, "--nfe", "3", "--best-of", "64", EASY], capsys)
-    board = parse_board(lines[0].split()[0], check=False)
-    verdict = lines[0].split()[1]
-    assert verdict == ("valid" if all(board) and find_conflict(board) is None else "INVALID")
+def test_best_of_k_keeps_a_valid_board_when_one_exists(model_dir, tmp_path, capsys, monkeypatch):
+    """Of K trajectories per puzzle exactly one comes out valid, never the first: that one is
+    printed, as the requested decoding's (the fallback is off, so it cannot be the rescuer)."""
+    import dataclasses
+
+    import maskdiff.tasks.sudoku.solve as solve_module
+    from maskdiff.tasks.sudoku.board import format_board
+    from maskdiff.tasks.sudoku.model import board_to_tokens, tokens_to_board
+
+    k = 8
+    real_generate = solve_module.generate
+    made_valid = []  # per puzzle, the trajectory that was given the solution
+
+    def one_valid_trajectory(model, x, **options):
+        out = real_generate(model, x, **options)  # the real call, then its boards replaced
+        boards = []
+        for start in range(0, x.shape[0], k):
+            puzzle = tokens_to_board(x[start:start + 1])[0]
+            solution = solve(puzzle)
+            wrong = list(solution)
+            blank = puzzle.index(0)
+            wrong[blank] = solution[blank] % 9 + 1  # another digit: a repeat in its row
+            made_valid.append(3 + 2 * len(made_valid))
+            boards += [solution if r == made_valid[-1] else tuple(wrong) for r in range(k)]
+        return dataclasses.replace(out, tokens=board_to_tokens(boards))
+
+    monkeypatch.setattr(solve_module, "generate", one_valid_trajectory)
+    path = tmp_path / "two.txt"
+    path.write_text(f"{EASY}\n{HARD}\n")
+    code, lines, _ = _solve(["--model", model_dir, "--nfe", "3", "--best-of", str(k),
+                             "--fallback", "0", "--file", str(path)], capsys)
+    assert made_valid == [3, 5]  # both puzzles' trajectories were decoded, in one call
+    assert code == 0 and len(lines) == 2
+    for line, puzzle in zip(lines, (EASY, HARD)):
+        board_text, verdict, nfe = _fields(line)
+        assert board_text == format_board(solve(parse_board(puzzle)))
+        assert verdict == "valid" and nfe == "nfe=3"
 
 
 @pytest.mark.parametrize("puzzle,message", [(REPEATED, "digit 5 repeated in row 1"),
@@ -107,7 +151,7 @@ def test_missing_or_foreign_model_is_a_clear_error(tmp_path, capsys):
 def test_adaptive_options_report_the_calls_used(model_dir, capsys):
     code, lines, err = _solve(["--model", model_dir, "--nfe", "10", "--threshold", "0.2",
                                "--remask", "confidence", "--constrained", HARD], capsys)
-    used = int(lines[0].split()[2].removeprefix("nfe="))
+    used = int(_fields(lines[0])[2].split("+")[0].removeprefix("nfe="))
     assert 1 <= used <= 10 and "used: mean" in err and "threshold 0.2" in err
     assert f"histogram {{{used}: 1}}" in err
     assert "constrained" in err
@@ -120,3 +164,56 @@ def test_adaptive_options_report_the_calls_used(model_dir, capsys):
 def test_bad_adaptive_options_are_clear_errors(model_dir, capsys, args, message):
     code, _, err = _solve(["--model", model_dir, *args, HARD], capsys)
     assert code == 2 and message in err
+
+
+SUMMARY = re.compile(r"(\d+)/(\d+) valid \((\d+) by the requested decoding, (\d+) by the fallback\), "
+                     r"(\d+) INVALID, (\d+) contradictory")
+
+
+def check_lines_against_summary(lines, err, puzzles):
+    """Every line says truly which path produced it, and stderr's counts are those of the lines."""
+    paths = Counter()
+    for line, puzzle in zip(lines, puzzles, strict=True):
+        if "contradictory" in line:
+            paths["contradictory"] += 1
+            continue
+        board_text, verdict, nfe = _fields(line)
+        board = parse_board(board_text, check=False)
+        assert verdict.split()[0] == ("valid" if is_consistent(board, puzzle) else "INVALID")
+        fell_back = verdict.endswith("(fallback: constrained best-of-4)")
+        assert fell_back or verdict in ("valid", "INVALID", "INVALID (fallback: constrained "
+                                                            "best-of-4, also invalid)")
+        assert ("fallback" in verdict) == (nfe.count("+") == 1)
+        paths["fallback" if fell_back else verdict.split()[0]] += 1
+    valid, total, by_model, by_fallback, invalid, contradictory = map(int, SUMMARY.search(err).groups())
+    assert (valid, total) == (by_model + by_fallback, len(puzzles))
+    assert (by_model, by_fallback, invalid, contradictory) == (
+        paths["valid"], paths["fallback"], paths["INVALID"], paths["contradictory"])
+
+
+def test_each_line_names_the_path_that_produced_it(model_dir, tmp_path, capsys):
+    # An untrained model gets boards wrong: the fallback runs, and the lines and counts say so.
+    puzzles = [HARD, EASY, REPEATED]
+    path = tmp_path / "three.txt"
+    path.write_text("\n".join(puzzles))
+    code, lines, err = _solve(["--model", model_dir, "--nfe", "3", "--file", str(path)], capsys)
+    check_lines_against_summary(lines, err, [parse_board(p, check=False) for p in puzzles])
+    assert "fallback (constrained, one cell per call, best-of 4) ran for" in err
+    assert code == (0 if "3/3 valid" in err else 1)
+    # EASY's blanks each have one digit no peer holds: the constrained fallback cannot miss.
+    assert _fields(lines[1])[1] in ("valid", "valid (fallback: constrained best-of-4)")
+
+
+def test_a_contradictory_puzzle_mid_file_is_reported_in_its_place(model_dir, tmp_path, capsys):
+    with open(SINGLES) as f:
+        puzzles = [row["puzzle"] for row in csv.DictReader(f)][:300]
+    puzzles.insert(150, NO_SOLUTION)
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(puzzles) + "\n")
+    code, lines, err = _solve(["--model", model_dir, "--file", str(path), "--nfe", "2",
+                               "--batch-size", "64", "--fallback", "0", "--no-progress"], capsys)
+    assert code == 1 and len(lines) == 301
+    assert lines[150].startswith(NO_SOLUTION) and "contradictory: no completion" in lines[150]
+    assert all("contradictory" not in line for i, line in enumerate(lines) if i != 150)
+    check_lines_against_summary(lines, err, [parse_board(p, check=False) for p in puzzles])
+    assert "fallback off" in err
