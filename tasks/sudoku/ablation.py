@@ -194,19 +194,39 @@ def render(rows: list[dict], meta: dict) -> str:
         puzzles = next((x["puzzles"] for x in finals if x["split"] == split), 0)
         lines += [f"## {split} validation puzzles ({puzzles})", "",
                   markdown_table(["arm", "training states", *[f"NFE {n}" for n in NFES],
-                                  "samples", "train s", "parameters"], table), ""]
+                                  "samples", "wall s", "parameters"], table), ""]
+    lines += _reading(finals)
     lines += ["## Learning curves", "",
               "![learning curves](../../benchmarks/results/sudoku_recipes.png)", ""]
     return "\n".join(lines)
+
+
+def _reading(finals: list[dict]) -> list[str]:
+    """What the strategy-solvable table says, computed from it: per NFE, the best arm and the arms
+    whose 95% intervals overlap the best one's (not distinguishable at this size)."""
+    lines = ["## Reading", ""]
+    for nfe in NFES:
+        rows = [r for r in finals if r["nfe"] == nfe and r["split"] == "strategy-solvable"]
+        if not rows:
+            continue
+        best = max(rows, key=lambda r: r["accuracy"])
+        tied = [r["arm"] for r in rows if r is not best and r["high"] >= best["low"]]
+        apart = [r["arm"] for r in rows if r["high"] < best["low"]]
+        lines.append(f"- NFE {nfe}: best `{best['arm']}` ({_pct(best['accuracy'])}%); within its "
+                     f"interval: {', '.join(f'`{a}`' for a in tied) or 'none'}; below it: "
+                     f"{', '.join(f'`{a}`' for a in apart) or 'none'}.")
+    lines += ["- Wall seconds include evaluations and were measured with two arms sharing the two "
+              "cores (and other work on the machine): compare arms by samples, not by seconds.", ""]
+    return lines
 
 
 def headline(rows: list[dict], meta: dict) -> str:
     finals = [r for r in rows if r["kind"] == "final" and r["split"] == "strategy-solvable"]
     arms = list(dict.fromkeys(r["arm"] for r in finals))
     table = [[f"`{a}`", *[_pct(next((r["accuracy"] for r in finals
-                                     if r["arm"] == a and r["nfe"] == n), None)) for n in NFES]]
-             for a in arms]
-    return markdown_table(["recipe arm (equal compute)", *[f"NFE {n}" for n in NFES]], table)
+                                     if r["arm"] == a and r["nfe"] == n), None)) for n in NFES],
+              f"{next(r['samples'] for r in finals if r['arm'] == a):,}"] for a in arms]
+    return markdown_table(["recipe arm", *[f"NFE {n}" for n in NFES], "training samples"], table)
 
 
 def figures(rows: list[dict], meta: dict, folder: Path) -> list[Path]:
