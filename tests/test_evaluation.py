@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from maskdiff import diffusion_loss, exact_elbo, get_schedule
-from maskdiff.evaluation import any_order_log_likelihood, distribution_metrics, perplexity_bound
+from maskdiff.evaluation import (
+    any_order_log_likelihood,
+    distribution_metrics,
+    marginal_bound,
+    perplexity_bound,
+)
 from maskdiff.process import block_causal_mask
 
 from .conftest import tiny_model
@@ -135,10 +140,27 @@ def test_marginal_bound_is_the_elbo_of_the_marginal_denoiser():
     mean, se = marginal_bound(vmd, x, get_schedule("linear"), num_latents=2, num_times=30,
                               generator=torch.Generator().manual_seed(0))
     assert abs(mean - exact) < 4 * se + 1e-3, (mean, se, exact)
-    # the double-ELBO objective adds the encoder's KL on top
+
+
+def test_double_elbo_kl_is_the_encoders_kl_against_the_prior():
+    """The objective's KL term is the analytic KL(q(z | x0, xt) || N(0, I)), weighted by w(t) = 1/t
+    per block and averaged over tokens, for the very (t, mask) the objective drew."""
+    from maskdiff.objectives import noise_batch
+
+    vmd, _ = _vmd_with_mdm_twin()
+    x = torch.randint(0, 3, (64, 3), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        out = diffusion_loss(vmd, x, get_schedule("linear"), generator=torch.Generator().manual_seed(0))
-    assert float(out.kl) > 0
+        out = diffusion_loss(vmd, x, "linear", generator=torch.Generator().manual_seed(0))
+        # The same seed replays the objective's draws: t and the mask come first.
+        drawn = noise_batch(vmd, x, "linear", generator=torch.Generator().manual_seed(0))
+        q = vmd.posterior(x, drawn.masked)
+    # KL of N(m, e^v) from N(0, 1), per dimension, written out here rather than taken from the model.
+    kl_per_block = 0.5 * (q.logvar.exp() + q.mean ** 2 - 1.0 - q.logvar).sum(-1)  # (B, 1 block)
+    has_masked = drawn.masked.any(-1, keepdim=True)
+    expected = float((kl_per_block / drawn.t * has_masked).sum()) / x.numel()
+    assert expected > 0.01  # the encoder is far enough from the prior for the check to bite
+    assert float(out.kl) == pytest.approx(expected, rel=1e-5)
+    assert float(out.bound) == pytest.approx(float(out.nll) + expected, rel=1e-5)
 
 
 
@@ -170,8 +192,20 @@ def test_perplexity_bound_is_seeded_and_matches_its_parts():
 def test_perplexity_bound_uses_the_valid_bound_for_vmd():
     model = tiny_model(seed=3, vocab_size=5, seq_len=8, block_size=4, latent_dim=2)
     x = torch.randint(0, 5, (6, 8), generator=torch.Generator().manual_seed(1))
-    r = perplexity_bound(model, x, get_schedule("linear"), passes=2, num_latents=4)
+    r = perplexity_bound(model, x, get_schedule("linear"), passes=2, num_latents=4, seed=5)
     assert "marginal" in r.kind
+    # The number is the marginal bound itself: one draw of t per pass, 4 latents, from one
+    # generator seeded with `seed`, the passes averaged.
+    g = torch.Generator().manual_seed(5)
+    passes = [marginal_bound(model, x, "linear", num_latents=4, num_times=1, generator=g)[0]
+              for _ in range(2)]
+    assert r.nats_per_token == pytest.approx(sum(passes) / 2, rel=1e-6)
+    assert r.standard_error == pytest.approx(abs(passes[0] - passes[1]) / 2, rel=1e-6)
+    # ... and not the double-ELBO objective (which is not a bound) for the same seed.
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        objective = [float(diffusion_loss(model, x, "linear", generator=g).bound) for _ in range(2)]
+    assert abs(r.nats_per_token - sum(objective) / 2) > 1e-3
     with pytest.raises(ValueError, match="shape"):
         perplexity_bound(model, x[:, :4], get_schedule("linear"))
 

@@ -220,3 +220,66 @@ def test_a_checkpoint_without_its_trainer_state_is_refused(tmp_path):
     with pytest.raises(ValueError, match="has no trainer_state.pt .* cannot resume where it stopped"):
         train(_model(latent_dim=0), data, replace(cfg, steps=4), out_dir=tmp_path)
     assert (tmp_path / "metrics.jsonl").read_text() == metrics  # nothing rewritten
+
+
+# The run the SIGKILL test kills: its child process and the test build it from these.
+SIGKILL_RUN = dict(steps=150, batch_size=16, checkpoint_every=1, kl_warmup_steps=6,
+                   ema_decay=0.9, progress=False, log_every=1)
+
+
+def _checkpointed_run(out_dir, data=None):
+    return train(_model(), data or get_dataset("d2"), TrainConfig(**SIGKILL_RUN), out_dir=out_dir)
+
+
+def test_a_run_killed_with_sigkill_resumes_exactly(tmp_path):
+    """A real kill: no exception handler, no finally block, no flushed buffers; it may land in the
+    middle of a checkpoint or a metrics line. The resumed run must still equal an unbroken one."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from maskdiff.checkpoint import CHECKPOINT_DIR, METRICS_NAME, checkpoint_metadata
+
+    run = tmp_path / "killed"
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tests.test_training import _checkpointed_run; "
+                               "_checkpointed_run(sys.argv[1])", str(run)],
+        cwd=Path(__file__).parents[1], env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metrics = run / METRICS_NAME
+    deadline = time.monotonic() + 60
+    while not ((run / CHECKPOINT_DIR).is_dir() and metrics.is_file()
+               and metrics.read_text().count("\n") >= 5):
+        assert child.poll() is None, child.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the child run made no checkpoint within 60 s"
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait(timeout=30) == -signal.SIGKILL  # killed mid-run, not finished
+    child.stderr.close()
+    killed_at = checkpoint_metadata(run)["step"]
+    assert 0 < killed_at < SIGKILL_RUN["steps"]
+
+    class Counted:
+        """d2, counting the batches drawn: a resume trains only the steps left."""
+
+        def __init__(self):
+            self.data, self.batches = get_dataset("d2"), 0
+
+        def sample(self, batch_size, generator):
+            self.batches += 1
+            return self.data.sample(batch_size, generator)
+
+    data = Counted()
+    resumed = _checkpointed_run(run, data)
+    assert data.batches == SIGKILL_RUN["steps"] - killed_at
+    straight = train(_model(), get_dataset("d2"), TrainConfig(**SIGKILL_RUN))
+    for (k, a), (_, b) in zip(straight.model.state_dict().items(),
+                              resumed.model.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, SIGKILL_RUN["steps"] + 1))

@@ -11,6 +11,13 @@
 
 Documents are split by their sorted position: every 20th (offset 0) goes to test, every 20th
 (offset 10) to validation, the rest to train (90/5/5). The split is recorded in a manifest.
+
+A corpus of fewer than 11 documents (a single .txt file is one document) cannot fill the three
+splits that way, so its text is cut instead: the documents are joined (a blank line between two)
+and cut at two line boundaries into contiguous train, validation and test pieces of about 90/5/5
+of the characters, a cut preferring a paragraph start (after a blank line) within 1% of the text
+of its target. The cut is deterministic and the three pieces concatenate back to the text. It needs
+at least 20 non-empty lines (one line for each 5% piece); a smaller text is refused with its size.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pathlib import Path
 
 from maskdiff.data import data_home
 
-__all__ = ["BUILTIN_CORPORA", "SPLITS", "data_home", "load_corpus", "prepare_builtin",
+__all__ = ["BUILTIN_CORPORA", "SPLITS", "cut_text", "data_home", "load_corpus", "prepare_builtin",
            "split_of", "fetch_package"]
 
 SPLITS = ("train", "validation", "test")
@@ -157,12 +164,60 @@ _FILE_BUILDERS = {".txt": "text", ".jsonl": "json", ".json": "json", ".csv": "cs
                   ".parquet": "parquet"}
 
 
-def _split_rows(dataset):
-    """One dataset of documents -> DatasetDict with the interleaved 90/5/5 split."""
-    from datasets import DatasetDict
+# The interleaved rule puts document 0 in test and document 10 in validation.
+MIN_DOCUMENTS = 11
+# A cut corpus needs a whole line in each 5% piece.
+MIN_LINES_TO_CUT = 20
 
+
+def _split_rows(dataset, name: str):
+    """One dataset of documents -> DatasetDict with the interleaved 90/5/5 split, or, with
+    fewer than MIN_DOCUMENTS documents, with their joined text cut into three pieces."""
+    from datasets import Dataset, DatasetDict
+
+    if len(dataset) < MIN_DOCUMENTS and "text" in dataset.column_names:
+        docs = [t or "" for t in dataset["text"]]
+        text = "\n".join(t if t.endswith("\n") else t + "\n" for t in docs) if len(docs) > 1 \
+            else "".join(docs)
+        pieces = cut_text(text, name, len(docs))
+        return DatasetDict({s: Dataset.from_dict({"text": [p]}) for s, p in zip(SPLITS, pieces)})
     index = {s: [i for i in range(len(dataset)) if split_of(i) == s] for s in SPLITS}
     return DatasetDict({s: dataset.select(idx) for s, idx in index.items()})
+
+
+def cut_text(text: str, name: str = "text", documents: int = 1) -> tuple[str, str, str]:
+    """Contiguous (train, validation, test) pieces of `text`, about 90/5/5 of its characters,
+    cut at line boundaries (a paragraph start when one lies within 1% of the text of the
+    target); "".join(pieces) == text. Raises ValueError for fewer than MIN_LINES_TO_CUT
+    non-empty lines."""
+    lines = text.splitlines(keepends=True)
+    filled = [k for k, line in enumerate(lines) if line.strip()]
+    if len(filled) < MIN_LINES_TO_CUT:
+        what = "one document" if documents == 1 else f"{documents} documents"
+        raise ValueError(
+            f"corpus {name!r} is too small to split into train/validation/test: it is {what} "
+            f"({len(text):,} characters, {len(filled)} non-empty lines). Fewer than "
+            f"{MIN_DOCUMENTS} documents are cut into contiguous 90/5/5 pieces at line boundaries, "
+            f"which needs at least {MIN_LINES_TO_CUT} non-empty lines; give a longer text or at "
+            f"least {MIN_DOCUMENTS} documents")
+    offset = [0]  # offset[k]: characters in lines[:k], where a cut before line k falls
+    for line in lines:
+        offset.append(offset[-1] + len(line))
+    paragraph = [k > 0 and not lines[k - 1].strip() and bool(lines[k].strip())
+                 for k in range(len(lines))]
+
+    def cut(target: float, lo: int, hi: int) -> int:
+        """The cut k in [lo, hi] nearest the character `target`, a paragraph start if near."""
+        allowed = range(lo, hi + 1)
+        near = [k for k in allowed if paragraph[k] and abs(offset[k] - target) <= 0.01 * len(text)]
+        return min(near or allowed, key=lambda k: abs(offset[k] - target))
+
+    # Each piece keeps a non-empty line: train one before the first cut, validation one between
+    # the cuts, test one after the second.
+    first = cut(0.90 * len(text), filled[0] + 1, filled[-2])
+    after_first = next(k for k in filled if k >= first)
+    second = cut(0.95 * len(text), after_first + 1, filled[-1])
+    return text[:offset[first]], text[offset[first]:offset[second]], text[offset[second]:]
 
 
 def _load_files(files: dict[str, list[str]] | list[str], suffix: str):
@@ -194,7 +249,7 @@ def _load_local_or_hub(name: str):
     path = Path(name).expanduser()
     if path.is_file():
         data = _load_files([str(path)], path.suffix)
-        return _split_rows(data["train"])
+        return _split_rows(data["train"], name)
     if path.is_dir():
         by_split = {s: sorted(str(p) for p in path.iterdir()
                               if p.is_file() and p.stem == s and p.suffix in _FILE_BUILDERS)
@@ -202,11 +257,11 @@ def _load_local_or_hub(name: str):
         if by_split["train"]:
             suffix = Path(by_split["train"][0]).suffix
             data = _load_files({s: f for s, f in by_split.items() if f}, suffix)
-            return data if set(SPLITS) <= set(data) else _split_rows(data["train"])
+            return data if set(SPLITS) <= set(data) else _split_rows(data["train"], name)
         texts = sorted(str(p) for p in path.rglob("*.txt"))
         if not texts:
             raise ValueError(f"corpus folder {path} holds no .txt files and no train.* file")
-        return _split_rows(_load_files(texts, ".txt")["train"])
+        return _split_rows(_load_files(texts, ".txt")["train"], name)
     if path.suffix in _FILE_BUILDERS or os.sep in name or name.startswith("."):
         raise FileNotFoundError(f"corpus file {name} does not exist")
     try:
@@ -220,7 +275,7 @@ def _load_local_or_hub(name: str):
     if "text" not in data[next(iter(data))].column_names:
         raise ValueError(f"hub dataset {name!r} has no 'text' column")
     if not set(SPLITS) <= set(data):
-        return _split_rows(data["train"])
+        return _split_rows(data["train"], name)
     return data
 
 
@@ -233,5 +288,5 @@ def _check_not_empty(name: str, data) -> None:
                              f"{data[split].column_names})")
         if not any(t and t.strip() for t in data[split]["text"]):
             raise ValueError(f"corpus {name!r} is empty: its {split} split has no text"
-                             + (" (too few documents to split 90/5/5? give at least 11)"
-                                if split != "train" else ""))
+                             + (" (documents 0, 20, 40, ... go to test and 10, 30, 50, ... to "
+                                "validation: are those blank?)" if split != "train" else ""))

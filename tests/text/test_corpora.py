@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from maskdiff.tasks.text.corpora import SPLITS, load_corpus, prepare_builtin, split_of
+from maskdiff.tasks.text.corpora import SPLITS, cut_text, load_corpus, prepare_builtin, split_of
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +74,58 @@ def test_builtin_shakespeare_is_fetched_split_and_recorded():
     assert "**" not in first and "#" not in first
     assert sum(len(t) for t in data["train"]["text"]) > 4_000_000
     assert prepare_builtin("shakespeare") == folder  # second call: nothing fetched again
+
+
+def _paragraphs(n: int) -> str:
+    """n paragraphs of two to four lines each, blank-line separated."""
+    return "\n".join("".join(f"paragraph {i} line {j} " + "word " * (i % 7) + "\n"
+                             for j in range(2 + i % 3)) for i in range(n))
+
+
+def test_single_text_file_is_cut_into_three_contiguous_pieces(tmp_path):
+    text = _paragraphs(120)
+    path = tmp_path / "novel.txt"
+    path.write_text(text)
+    data = load_corpus(str(path))
+    pieces = [data[s]["text"] for s in SPLITS]
+    assert [len(p) for p in pieces] == [1, 1, 1]  # one contiguous piece per split
+    train, validation, test = (p[0] for p in pieces)
+    assert train + validation + test == text  # nothing lost, nothing repeated
+    shares = [len(p) / len(text) for p in (train, validation, test)]
+    assert abs(shares[0] - 0.90) < 0.02 and abs(shares[1] - 0.05) < 0.02
+    # Cuts fall at paragraph starts, since this text has one near every target.
+    assert validation.startswith("paragraph") and test.startswith("paragraph")
+    assert train.endswith("\n\n") and validation.endswith("\n\n")
+    again = load_corpus(str(path))
+    assert [again[s]["text"][0] for s in SPLITS] == [train, validation, test]
+
+
+def test_few_documents_are_joined_and_cut(tmp_path):
+    rows = tmp_path / "few.jsonl"
+    docs = [f"document {i}\n" + "".join(f"line {j}\n" for j in range(10)) for i in range(3)]
+    rows.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+    data = load_corpus(str(rows))
+    joined = "".join(data[s]["text"][0] for s in SPLITS)
+    assert joined == "\n".join(docs)  # documents kept whole and in order, a blank line between
+    assert all(data[s]["text"][0].strip() for s in SPLITS)
+
+
+def test_cut_keeps_a_line_in_every_piece_when_one_line_dominates():
+    # One line holds almost all the text: both targets fall inside it, yet validation and test
+    # must each still receive a whole line.
+    text = "".join(f"short {i}\n" for i in range(10)) + "x" * 10_000 + "\n" \
+        + "".join(f"tail {i}\n" for i in range(10))
+    train, validation, test = cut_text(text)
+    assert train + validation + test == text
+    assert validation.strip() and test.strip() and train.strip()
+
+
+def test_tiny_single_file_is_refused_with_its_size(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(19)))  # 10 * 7 + 9 * 8 characters
+    with pytest.raises(ValueError, match=r"too small.*one document \(142 characters, 19 non-empty "
+                                         r"lines\).*at least 20 non-empty lines"):
+        load_corpus(str(path))
+    path.write_text("".join(f"line {i}\n\n" for i in range(20)))  # blank lines do not count
+    data = load_corpus(str(path))
+    assert all(data[s]["text"][0].strip() for s in SPLITS)
