@@ -1,6 +1,6 @@
 """`maskdiff sudoku ...`: train, solve, bench and demo.
 
-    maskdiff sudoku train --model {mdm,vmd} --out DIR [--steps N] [--ship]
+    maskdiff sudoku train --model {mdm,vmd,mdm-pool,vmd-pool,...} --out DIR [--steps N] [--ship]
     maskdiff sudoku solve PUZZLE | --file FILE [--model {mdm,vmd,PATH}] [--nfe N] [--order ...]
                           [--best-of K] [--threshold P] [--remask confidence] [--constrained]
                           [--fallback K] [--pretty] [--no-progress]
@@ -118,9 +118,10 @@ def _train(args) -> int:
 
     apply_threads(args)
     require_positive(steps=args.steps)
-    if args.ship and args.model not in SHIPPED:
-        raise ValueError(f"--ship installs one of the shipped models {SHIPPED}; "
-                         f"{args.model!r} is not one")
+    shipped_as = shipped_name(args.model)
+    if args.ship and shipped_as not in SHIPPED:
+        raise ValueError(f"--ship installs one of the shipped models {SHIPPED} (from the "
+                         f"recipes mdm, mdm-pool, vmd or vmd-pool); {args.model!r} is not one")
     recipe = RECIPES[args.model]
     if args.set:
         recipe = Recipe.from_dict(apply_overrides(recipe.to_dict(), parse_overrides(args.set)))
@@ -130,12 +131,18 @@ def _train(args) -> int:
           f"in {record['wall_seconds'] / 60:.1f} min on {record['hardware']}; "
           f"validation {record['final_eval']}; model in {args.out / 'model'}")
     if args.ship:
-        target = SHIPPED_DIR / args.model
+        target = SHIPPED_DIR / shipped_as
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(args.out / "model", target)
-        print(f"installed as the default {args.model} model: {target}")
+        print(f"installed as the default {shipped_as} model: {target}")
     return 0
+
+
+def shipped_name(recipe: str) -> str:
+    """The shipped model a recipe's result installs as with --ship: its kind ("mdm-pool" -> "mdm",
+    "mdm-pool-gpu" -> "mdm")."""
+    return recipe.split("-")[0]
 
 
 def read_puzzles(puzzle: str | None, file: Path | None) -> list[tuple[str, str]]:

@@ -357,7 +357,7 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfi
 
 
 def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
-               progress: bool = True) -> dict:
+               progress: bool = True, name: str | None = None) -> dict:
     """Train a Sudoku recipe; checkpoints in out_dir/checkpoint, the final model in
     out_dir/model with the recipe and its training record (hardware, wall time, steps, samples)
     in the saved model's metadata. Returns the record."""
@@ -377,7 +377,8 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
     result = train(model, source, config, out_dir=out, resume=resume, identity=identity,
                    description=f"sudoku {recipe.model.method_name}",
                    evaluate=lambda m: validation_metrics(m, pairs, sampler, data.validation_nfes))
-    record = {"kind": recipe.model.method_name, "hardware": hardware_description(),
+    record = {"kind": recipe.model.method_name, "recipe_name": name,
+              "hardware": hardware_description(),
               "wall_seconds": round(result.seconds, 1), "steps": result.steps,
               "samples_seen": result.samples_seen, "train_config": asdict(config),
               "num_parameters": result.model.num_parameters(),
@@ -400,7 +401,7 @@ def train_sudoku(kind: str, out_dir: str | Path, *, steps: int | None = None,
     if steps is not None:
         recipe = recipe.shortened(steps)
     recipe = replace(recipe, train=replace(recipe.train, seed=seed))
-    record = run_recipe(recipe, out_dir, resume=resume, progress=progress)
+    record = run_recipe(recipe, out_dir, resume=resume, progress=progress, name=kind)
     return load_model(Path(out_dir) / "model"), record
 
 

@@ -217,3 +217,13 @@ def test_a_contradictory_puzzle_mid_file_is_reported_in_its_place(model_dir, tmp
     assert all("contradictory" not in line for i, line in enumerate(lines) if i != 150)
     check_lines_against_summary(lines, err, [parse_board(p, check=False) for p in puzzles])
     assert "fallback off" in err
+
+
+def test_a_pool_recipe_ships_as_its_kind():
+    from maskdiff.tasks.sudoku.cli import shipped_name
+    from maskdiff.tasks.sudoku.train import RECIPES
+
+    assert {name: shipped_name(name) for name in RECIPES} == {
+        "mdm": "mdm", "vmd": "vmd", "mdm-pool": "mdm", "vmd-pool": "vmd", "mdm-pool-gpu": "mdm"}
+    for name in RECIPES:  # what ships as "vmd" has a latent, what ships as "mdm" has none
+        assert RECIPES[name].model.is_vmd == (shipped_name(name) == "vmd")
