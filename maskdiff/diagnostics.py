@@ -6,7 +6,8 @@ is masked (the whole sequence for unconditional generation; a Sudoku puzzle's bl
 clean context of earlier blocks for Block-VMD, exactly as in training at t = 1.
 
 - KL(q(z | x0) || p(z)) per latent dimension and per block (nats, mean over sequences): what the
-  bound pays for the latent.
+  bound pays for the latent (for a mixture prior, a Monte Carlo estimate per block only: its
+  per-dimension list then holds the block total once).
 - Active units (Burda et al. 2016): dimension d is active when Cov_x(E_q[z_d]) > 0.01, i.e. its
   posterior mean moves with the data.
 - Mutual information I(x0; z) under the aggregate posterior q(z) = E_x q(z | x) (Hoffman &
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .models import DiagonalGaussian, MaskedDiffusionModel
+from .models.latent import latent_kl
 
 __all__ = ["LatentDiagnostics", "latent_diagnostics", "ACTIVE_THRESHOLD"]
 
@@ -82,11 +84,11 @@ def latent_diagnostics(model: MaskedDiffusionModel, x0: torch.Tensor,
     xt = torch.where(masked, torch.full_like(x0, cfg.mask_id), x0)
     layout = model.training_layout(xt, x0)
     q, p = model.posterior(x0, masked), model.prior(layout)
-    kl = q.kl(p)  # (N, blocks, d_z)
+    generator = torch.Generator(device=x0.device).manual_seed(seed)
+    kl = latent_kl(q, p, q.sample(generator))  # (N, blocks, d_z); (N, blocks, 1) for a mixture
     has_masked = masked.view(len(x0), cfg.num_blocks, cfg.block_size).any(-1)  # (N, blocks)
     kl = kl * has_masked[..., None]
     spread = q.mean.var(dim=0, unbiased=True)  # (blocks, d_z)
-    generator = torch.Generator(device=x0.device).manual_seed(seed)
     mi = _mutual_information(q, generator) * has_masked.float().mean(0)
     own, donor, prior = _swap_test(model, layout, x0, masked, q, p)
     model.train(was_training)

@@ -25,6 +25,7 @@ import torch
 from . import kernels
 from .models import MaskedDiffusionModel
 from .models.diffusion_model import Layout
+from .models.latent import latent_kl
 from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule, resolve_schedule
 
@@ -215,7 +216,9 @@ def diffusion_loss(
     if cfg.is_vmd:
         q = model.posterior(x0, noised.masked)
         z = q.sample(generator) if noise is None else q.reparameterise(noise.latent_eps)
-        kl_blocks = q.kl(model.prior(noised.layout))  # (B, num_blocks, d_z)
+        # (B, num_blocks, d_z) exactly for a Gaussian prior, (B, num_blocks, 1) estimated at z
+        # for a mixture (see latent_kl)
+        kl_blocks = latent_kl(q, model.prior(noised.layout), z)
 
     hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None, z)
     rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
@@ -241,6 +244,7 @@ def diffusion_loss(
     kl = (block_w * kl_blocks.sum(-1)).sum() / n_tokens
     kl_train = kl
     if free_bits > 0:
-        kl_train = (block_w * kl_blocks.clamp_min(free_bits).sum(-1)).sum() / n_tokens
+        floor = free_bits * cfg.latent_dim / kl_blocks.shape[-1]  # per dimension, or per block
+        kl_train = (block_w * kl_blocks.clamp_min(floor).sum(-1)).sum() / n_tokens
     loss = recon + beta * kl_train
     return LossOutput(loss, nll.detach(), kl.detach(), (nll + kl).detach(), n_tokens)

@@ -24,9 +24,11 @@ KINDS = {
     "block-vmd": dict(block_size=4, latent_dim=3),
     "time-mdm": dict(time_conditioning=True),
     "looped-bd": dict(block_size=4, n_loops=2),
+    "vmd-mixture-prior": dict(latent_dim=3, prior="mixture", prior_components=4),
+    "block-vmd-mixture-prior": dict(block_size=4, latent_dim=3, prior="mixture", prior_components=4),
 }
 LATENT_KINDS = {kind: dict(overrides, prior="learned") for kind, overrides in KINDS.items()
-                if overrides.get("latent_dim")}
+                if overrides.get("latent_dim") and "prior" not in overrides}
 
 
 def _cases():

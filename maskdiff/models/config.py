@@ -10,7 +10,7 @@ from ..schedules import get_schedule
 
 __all__ = ["ModelConfig"]
 
-PRIORS = ("standard", "learned")
+PRIORS = ("standard", "learned", "mixture")
 LATENT_INJECTIONS = ("adaln", "embedding")
 
 
@@ -41,8 +41,11 @@ class ModelConfig:
     # VMD: 0 disables the latent (plain MDM / block diffusion).
     latent_dim: int = 0
     encoder_layers: int = 1
+    # The prior p(z): "standard" N(0, I); "learned" p(z | xt), a network reading the denoiser's
+    # input; "mixture" a learned mixture of prior_components Gaussians.
     prior: str = "standard"
     prior_layers: int = 1
+    prior_components: int = 16
     latent_injection: str = "adaln"
     # Structured positions (e.g. a Sudoku board's rows, columns and boxes): each grouping assigns a
     # group id to every position and gets its own embedding table, added to the position embedding.
@@ -90,6 +93,10 @@ class ModelConfig:
                     raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.prior not in PRIORS:
             raise ValueError(f"ModelConfig.prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.prior == "mixture" and (not isinstance(self.prior_components, int)
+                                        or self.prior_components < 1):
+            raise ValueError(f"ModelConfig.prior_components must be an integer >= 1, "
+                             f"got {self.prior_components!r}")
         if self.position_groups is not None:
             groups = self.position_groups
             if not isinstance(groups, list) or not groups or any(

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..process import block_causal_mask, training_attention_mask
 from .config import ModelConfig
-from .latent import DiagonalGaussian, LatentEncoder, LearnedPrior
+from .latent import DiagonalGaussian, GaussianMixture, LatentEncoder, LearnedPrior, MixturePrior
 from .transformer import KVCache, Trunk, timestep_embedding
 
 __all__ = ["Layout", "MaskedDiffusionModel"]
@@ -48,13 +48,15 @@ class MaskedDiffusionModel(nn.Module):
         self.head = nn.Linear(d, config.vocab_size + 1)
         self.time_mlp = (nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
                          if config.time_conditioning else None)
-        self.latent_proj = self.encoder = self.prior_net = None
+        self.latent_proj = self.encoder = self.prior_net = self.prior_mixture = None
         if config.is_vmd:
             self.latent_proj = nn.Sequential(nn.Linear(config.latent_dim, d), nn.SiLU(),
                                              nn.Linear(d, d))
             self.encoder = LatentEncoder(config)
             if config.prior == "learned":
                 self.prior_net = LearnedPrior(config)
+            elif config.prior == "mixture":
+                self.prior_mixture = MixturePrior(config)
 
     # ----------------------------------------------------------------------------------- layouts
     @property
@@ -183,7 +185,7 @@ class MaskedDiffusionModel(nn.Module):
             raise ValueError("this model has no latent (latent_dim=0)")
         return self.encoder(x0, masked)
 
-    def prior(self, layout: Layout) -> DiagonalGaussian:
+    def prior(self, layout: Layout) -> DiagonalGaussian | GaussianMixture:
         """p(z | .) for the blocks covering positions [0, noisy_end): (B, noisy_end / b, d_z)."""
         cfg = self.config
         if self.encoder is None:
@@ -191,6 +193,8 @@ class MaskedDiffusionModel(nn.Module):
         if self.prior_net is None:
             # Blocks up to the last noisy position (a cached layout starts mid-sequence).
             blocks = int(layout.positions[layout.noisy_end - 1]) // cfg.block_size + 1
+            if self.prior_mixture is not None:
+                return self.prior_mixture(layout.tokens.shape[0], blocks)
             shape = (layout.tokens.shape[0], blocks, cfg.latent_dim)
             return DiagonalGaussian.standard(shape, device=layout.tokens.device)
         # The learned prior reads the same layout as the denoiser (xt and the clean context).
@@ -224,7 +228,8 @@ class MaskedDiffusionModel(nn.Module):
 
     def num_parameters(self, part: str = "all") -> int:
         """Parameter count of 'all', 'decoder' (trunk + head + conditioning) or 'latent'."""
-        latent_modules = [m for m in (self.encoder, self.prior_net) if m is not None]
+        latent_modules = [m for m in (self.encoder, self.prior_net, self.prior_mixture)
+                          if m is not None]
         latent = sum(p.numel() for m in latent_modules for p in m.parameters())
         total = sum(p.numel() for p in self.parameters())
         return {"all": total, "latent": latent, "decoder": total - latent}[part]

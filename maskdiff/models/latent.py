@@ -1,4 +1,5 @@
-"""The VMD latent: diagonal Gaussians, the encoder q(z | x0, xt) and the learned prior p(z | xt).
+"""The VMD latent: diagonal Gaussians, the encoder q(z | x0, xt), the learned prior p(z | xt) and
+a learned mixture-of-Gaussians prior p(z).
 
 z holds one vector per block (one per sequence when the block is the whole sequence), so every
 distribution here has shape (B, num_blocks, latent_dim).
@@ -15,7 +16,8 @@ from torch import nn
 from .config import ModelConfig
 from .transformer import Trunk
 
-__all__ = ["DiagonalGaussian", "LatentEncoder", "LearnedPrior", "pool_blocks"]
+__all__ = ["DiagonalGaussian", "GaussianMixture", "LatentEncoder", "LearnedPrior", "MixturePrior",
+           "latent_kl", "pool_blocks"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -61,6 +63,65 @@ class DiagonalGaussian:
 
     def index_blocks(self, idx) -> DiagonalGaussian:
         return DiagonalGaussian(self.mean[:, idx], self.logvar[:, idx])
+
+
+@dataclass
+class GaussianMixture:
+    """sum_k pi_k N(means_k, diag(exp(logvars_k))): logits (..., K), means and logvars
+    (..., K, latent_dim). No closed-form KL: `latent_kl` estimates it by Monte Carlo."""
+
+    logits: torch.Tensor
+    means: torch.Tensor
+    logvars: torch.Tensor
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """The mixture's mean (..., latent_dim)."""
+        return (self.logits.softmax(-1)[..., None] * self.means).sum(-2)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) (...,) for z (..., latent_dim)."""
+        parts = DiagonalGaussian(self.means, self.logvars).log_prob(z[..., None, :])  # (..., K)
+        return torch.logsumexp(self.logits.log_softmax(-1) + parts, dim=-1)
+
+    def sample(self, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """A component by its weight, then a draw from it (temperature scales its spread)."""
+        flat = self.logits.reshape(-1, self.logits.shape[-1]).softmax(-1)
+        pick = torch.multinomial(flat.float(), 1, generator=generator).view(self.logits.shape[:-1])
+        pick = pick[..., None, None].expand(*self.logits.shape[:-1], 1, self.means.shape[-1])
+        chosen = DiagonalGaussian(self.means.gather(-2, pick).squeeze(-2),
+                                  self.logvars.gather(-2, pick).squeeze(-2))
+        return chosen.sample(generator, temperature)
+
+
+def latent_kl(q: DiagonalGaussian, p: DiagonalGaussian | GaussianMixture,
+              z: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(q || p) per latent dimension (..., latent_dim) when p is Gaussian (exact); otherwise a
+    one-sample Monte Carlo estimate log q(z) - log p(z) at z ~ q, as (..., 1) (z: that draw,
+    reparameterised so that gradients flow; drawn here when None)."""
+    if isinstance(p, DiagonalGaussian):
+        return q.kl(p)
+    z = q.sample() if z is None else z
+    return (q.log_prob(z) - p.log_prob(z))[..., None]
+
+
+class MixturePrior(nn.Module):
+    """A learned mixture of `components` Gaussians over z, the same for every block: a prior that
+    can put its mass where the posteriors are (clusters) instead of a single N(0, I) whose
+    holes decode to nothing. Starts as equal-weight components around N(0, I)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        k, d = config.prior_components, config.latent_dim
+        self.logits = nn.Parameter(torch.zeros(k))
+        self.means = nn.Parameter(torch.randn(k, d))
+        self.logvars = nn.Parameter(torch.zeros(k, d))
+
+    def forward(self, batch_size: int, blocks: int) -> GaussianMixture:
+        shape = (batch_size, blocks)
+        return GaussianMixture(self.logits.expand(*shape, -1),
+                               self.means.expand(*shape, -1, -1),
+                               self.logvars.clamp(-16.0, 8.0).expand(*shape, -1, -1))
 
 
 def pool_blocks(h: torch.Tensor, block_size: int) -> torch.Tensor:
