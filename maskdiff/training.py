@@ -11,6 +11,18 @@ the model's own noise schedule.
 Checkpoints (`maskdiff.checkpoint`) hold the model, optimiser, learning-rate scheduler, EMA
 weights, step and random state, so a run killed at any moment resumes from its last complete
 checkpoint and follows the loss curve of an uninterrupted run.
+
+Multi-GPU: `maskdiff/configs/accelerate/` ships launch configs for DDP (`ddp.yaml`) and FSDP
+(`fsdp.yaml`, FSDP version 2: torch's `fully_shard`, one shard unit per `TransformerBlock`).
+Under FSDP the prepared model's parameters are DTensor shards, so the trainer keeps the EMA as
+shards alike (each process averages its own slice, no communication) and gathers full tensors
+(a collective every process joins) only to save a checkpoint, evaluate, or return the model. The
+checkpoint then holds the same full, unsharded weights and optimiser state as a one-process or
+DDP run, so a run may resume under any of the three. FSDP cannot run on CPU with accelerate 1.15:
+`AcceleratorState` turns `ACCELERATE_USE_FSDP` into FSDP only for GPU-like device types
+(MULTI_GPU, MULTI_NPU, ...), and CPU processes (gloo, MULTI_CPU) are left as plain data parallel
+without a word; torch's `fully_shard` itself works on CPU over gloo. The trainer refuses such a
+launch (`_accelerator`) instead of training unsharded.
 """
 
 from __future__ import annotations
@@ -160,7 +172,8 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
     A resumed run must be the same run: the checkpoint's model config, its training config (all
     but the schedule's length and the reporting fields) and `identity` (JSON-able facts about the
     data the caller wants held fixed, e.g. a recipe's data section) must match, or a ValueError
-    names what changed."""
+    names what changed. Under FSDP, `model` itself is left sharded (DTensor parameters):
+    use the returned `TrainResult.model`, a plain module with the full weights."""
     config = config or TrainConfig()
     out_path = Path(out_dir) if out_dir is not None else None
     run = _Run(model, config, _accelerator(config, out_path), out_path, resume, description,
@@ -171,7 +184,7 @@ def train(model: MaskedDiffusionModel, data: BatchSource, config: TrainConfig | 
 def _accelerator(config: TrainConfig, out_path: Path | None):
     """An Accelerator for this run, checked against the launch and the batch split."""
     from accelerate import Accelerator  # imported here: a second-long import the CLI often skips
-    from accelerate.utils import DistributedDataParallelKwargs
+    from accelerate.utils import DistributedDataParallelKwargs, DistributedType
 
     precision = _resolve_precision(config.mixed_precision)
     _allow_new_precision(precision)
@@ -184,6 +197,19 @@ def _accelerator(config: TrainConfig, out_path: Path | None):
     if launched != n_proc:  # e.g. a state made earlier without cpu=True on a CPU-only machine
         raise RuntimeError(f"launched as {launched} processes, but accelerate sees {n_proc}; "
                            "every process would train alone")
+    fsdp = accelerator.distributed_type == DistributedType.FSDP
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and not fsdp:
+        # accelerate (1.15) switches to FSDP only on GPU-like devices; on CPU it would silently
+        # fall back to unsharded data parallel (see the module docstring).
+        raise RuntimeError(
+            f"launched with FSDP, but accelerate set up {accelerator.distributed_type.value} on "
+            f"{accelerator.device.type}: accelerate enables FSDP only on GPUs (and other "
+            "accelerators), not on CPU processes. Launch with the DDP config "
+            "(maskdiff/configs/accelerate/ddp_cpu.yaml) on CPU, or FSDP on GPUs")
+    if fsdp and accelerator.state.fsdp_plugin.fsdp_version != 2:
+        raise ValueError("maskdiff trains under FSDP version 2 (fsdp_version: 2 in the accelerate "
+                         "config, as in maskdiff/configs/accelerate/fsdp.yaml), not version "
+                         f"{accelerator.state.fsdp_plugin.fsdp_version}")
     if config.batch_size % (n_proc * config.grad_accum_steps):
         raise ValueError(f"TrainConfig.batch_size={config.batch_size} must be divisible by "
                          f"processes x grad_accum_steps = {n_proc} x {config.grad_accum_steps}")
@@ -219,11 +245,44 @@ def _lr_lambda(config: TrainConfig):
     return factor
 
 
-def _update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+def _update_ema(ema: list[torch.Tensor], params, decay: float, step: int) -> None:
+    """ema <- lerp towards params (plain tensors, or under FSDP DTensor shards laid out alike)."""
     # Warm-up of the decay so early EMA weights are not dominated by the random initialisation.
     d = min(decay, (1 + step) / (10 + step))
     with torch.no_grad():
-        torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1 - d)
+        torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
+
+
+def _unshard(params, into: nn.Module) -> nn.Module:
+    """Copy the full value of each FSDP-sharded parameter (DTensor) into the plain module `into`,
+    whose parameters come in the same order. A collective: every process must call it."""
+    with torch.no_grad():
+        for target, p in zip(into.parameters(), list(params), strict=True):
+            target.copy_(p.full_tensor())
+    return into
+
+
+def _shard_like(full: torch.Tensor, param) -> torch.Tensor:
+    """`full` (a whole tensor, the same on every process) split as the DTensor `param` is."""
+    from torch.distributed.tensor import distribute_tensor
+
+    return distribute_tensor(full.detach().to(param.device), param.device_mesh, param.placements)
+
+
+def _optimizer_state(state: dict, gather: bool, params: list | None = None) -> dict:
+    """An optimiser state dict with each per-parameter tensor gathered to its full value on the
+    CPU (gather=True: a collective), or one such full state split again like the current sharded
+    `params` (gather=False), so checkpoints hold the same state with or without FSDP."""
+    from torch.distributed.tensor import DTensor
+
+    def convert(i, value):
+        if gather:
+            return value.full_tensor().cpu() if isinstance(value, DTensor) else value
+        p = params[i]
+        return _shard_like(value, p) if torch.is_tensor(value) and value.shape == p.shape else value
+
+    return {**state, "state": {i: {k: convert(i, v) for k, v in s.items()}
+                               for i, s in state["state"].items()}}
 
 
 def _resume(model: MaskedDiffusionModel, config: TrainConfig, identity: dict | None,
@@ -265,8 +324,14 @@ class _Run:
     def __init__(self, model: MaskedDiffusionModel, config: TrainConfig, accelerator,
                  out_path: Path | None, resume: bool, description: str,
                  identity: dict | None = None):
+        from accelerate.utils import DistributedType
+
         self.model, self.config, self.accelerator = model, config, accelerator
         self.out_path, self.description, self.identity = out_path, description, identity
+        # Under FSDP `model`'s parameters become DTensor shards once prepared: they cannot be
+        # saved, evaluated on one process or returned as they are, so `host` (a plain copy on the
+        # CPU) receives the gathered full weights when one of those is needed (`_plain`).
+        self.sharded = accelerator.distributed_type == DistributedType.FSDP
         n_proc = accelerator.num_processes
         self.per_process = config.batch_size // n_proc
         self.micro = self.per_process // config.grad_accum_steps
@@ -279,12 +344,13 @@ class _Run:
         self.ema = None
         if config.ema_decay > 0:
             self.ema = copy.deepcopy(model).eval().requires_grad_(False)
+        self.host = copy.deepcopy(model).requires_grad_(False) if self.sharded else None
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay, betas=(0.9, 0.99))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.start_step, self.history, self.elapsed, self.running = 0, [], 0.0, None
         if resumed is not None:
-            self._restore(resumed[0])
+            self._restore(resumed[0])  # under FSDP, all but the optimiser (loaded once sharded)
             if self.start_step > config.steps:
                 raise ValueError(f"the checkpoint in {out_path} is at step {self.start_step}, past "
                                  f"this run's {config.steps} steps; ask for at least "
@@ -295,14 +361,25 @@ class _Run:
                     k: {"was": old, "now": new} for k, (old, new) in resumed[1].items()}})
         self.objective, self.optimizer = accelerator.prepare(
             DiffusionObjective(model, config.free_bits, config.loss_weighting), self.optimizer)
-        if self.ema is not None:
-            self.ema.to(accelerator.device)
+        # The EMA's parameters: those of the EMA copy, or under FSDP shards laid out like the
+        # model's (the copy then stays on the CPU, the target of `_plain(ema=True)`).
+        self.ema_params = None
+        if self.ema is not None and self.sharded:
+            self.ema_params = [_shard_like(e, p) for e, p in zip(self.ema.parameters(),
+                                                                 self.model.parameters(), strict=True)]
+        elif self.ema is not None:
+            self.ema_params = list(self.ema.to(accelerator.device).parameters())
+        if resumed is not None and self.sharded:
+            # The optimiser's state is keyed to parameters that FSDP has just replaced by shards.
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            self.optimizer.load_state_dict(_optimizer_state(resumed[0]["optimizer"], False, params))
         self.objective.train()
         self.metrics = MetricsLog(out_path / METRICS_NAME if out_path else None, self.start_step,
                                   accelerator.is_main_process)
 
     def _restore(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        if not self.sharded:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -311,11 +388,25 @@ class _Run:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
 
+    def _plain(self, ema: bool) -> nn.Module:
+        """The raw (or EMA) weights as a plain module: the module itself, or under FSDP the CPU
+        copy filled with the gathered full weights (a collective: every process must call it)."""
+        if not self.sharded:
+            return self.ema if ema else self.model
+        if ema:
+            return _unshard(self.ema_params, self.ema)
+        return _unshard(self.model.parameters(), self.host)
+
     def _state(self, step: int, seconds: float) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+        """The trainer state to checkpoint; under FSDP a collective (every process calls it)."""
+        optimizer = self.optimizer.state_dict()
+        if self.sharded:
+            optimizer = _optimizer_state(optimizer, gather=True)
+        return {"optimizer": optimizer, "scheduler": self.scheduler.state_dict(),
                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
                 "step": step, "history": self.history, "running": self.running,
-                "elapsed": seconds, "ema": None if self.ema is None else self.ema.state_dict(),
+                "elapsed": seconds,
+                "ema": None if self.ema is None else self._plain(ema=True).state_dict(),
                 "num_processes": self.accelerator.num_processes}
 
     def fit(self, data: BatchSource, evaluate) -> TrainResult:
@@ -340,7 +431,7 @@ class _Run:
             self._checkpoint(config.steps, self.elapsed, history_file=True)
         if config.log_with:
             accelerator.end_training()
-        final = self.ema if self.ema is not None else self.model
+        final = self._plain(ema=self.ema is not None)
         final.eval()
         return TrainResult(final, self.history, self.elapsed, config.steps,
                            config.steps * config.batch_size, accelerator.num_processes)
@@ -360,7 +451,7 @@ class _Run:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
-            _update_ema(self.ema, self.model, config.ema_decay, step)
+            _update_ema(self.ema_params, self.model.parameters(), config.ema_decay, step)
         # Every process logs the global mean (a cheap all-reduce of four numbers).
         totals = self.accelerator.reduce(totals, "mean") / config.grad_accum_steps
         return dict(zip(STATS, totals.tolist())), beta
@@ -401,8 +492,8 @@ class _Run:
 
     def _evaluate(self, step: int, evaluate) -> None:
         """Run `evaluate` on the main process (EMA weights when kept, eval mode, no grad)."""
+        target = self._plain(ema=self.ema is not None)  # gathered on every process under FSDP
         if self.accelerator.is_main_process:
-            target = self.ema if self.ema is not None else self.model
             was_training = target.training
             target.eval()
             with torch.no_grad():
@@ -415,11 +506,13 @@ class _Run:
         self.accelerator.wait_for_everyone()
 
     def _checkpoint(self, step: int, seconds: float, history_file: bool = False) -> None:
-        """Save a checkpoint at `step` from the main process (and history.json at the end)."""
+        """Save a checkpoint at `step` from the main process (and history.json at the end).
+        Under FSDP every process first joins in gathering the full weights and state."""
+        model, state = self._plain(ema=False), self._state(step, seconds)
         if self.accelerator.is_main_process:
             extra = {"train_config": asdict(self.config), "step": step,
                      "num_processes": self.accelerator.num_processes, "identity": self.identity}
-            save_checkpoint(self.out_path, self.model, self._state(step, seconds), extra)
+            save_checkpoint(self.out_path, model, state, extra)
             if history_file:
                 (self.out_path / "history.json").write_text(json.dumps(self.history, indent=1))
         self.accelerator.wait_for_everyone()

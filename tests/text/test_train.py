@@ -92,19 +92,21 @@ def test_train_command_writes_model_results_and_samples(tmp_path, corpus, capsys
 
 
 def test_two_processes_match_one_process(tmp_path, corpus):
-    """accelerate launch with 2 CPU processes (gloo) and the same global batch follows the
-    one-process run: same losses, same weights."""
+    """accelerate launch with the shipped 2-process config (ddp_cpu.yaml: CPU processes, gloo)
+    and the same global batch follows the one-process run: same losses, same weights."""
+    from maskdiff.configs import accelerate_config
+
     cfg = _config(tmp_path, corpus, checkpoint_every=0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     base = [sys.executable, "-m", "maskdiff", "train", "--config", str(cfg), "--set",
             "eval.samples=0", "--out"]
     one = subprocess.run(base + [str(tmp_path / "one")], env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-2000:]
-    # `--cpu` would start a single process; the multi-process launcher falls back to gloo on CPU.
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "-m", "maskdiff", "train", "--config", str(cfg), "--set", "eval.samples=0",
-              "--out", str(tmp_path / "two")]
+    # `--cpu` would start a single process; the config's multi-GPU (torchrun) launcher starts
+    # two, and the trainer's Accelerator(cpu=True) joins them over gloo.
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+              str(accelerate_config("ddp_cpu")), "-m", "maskdiff", "train", "--config", str(cfg),
+              "--set", "eval.samples=0", "--out", str(tmp_path / "two")]
     two = subprocess.run(launch, env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
     record = json.loads((tmp_path / "two" / "results.json").read_text())
