@@ -64,12 +64,16 @@ def generate(
     config: SamplerConfig | None = None,
     generator: torch.Generator | None = None,
     constraint: Constraint | None = None,
+    on_block: Callable[[int, torch.Tensor], bool | None] | None = None,
 ) -> SampleResult:
     """Decode `x_init` (B, L) whose [MASK] positions are to be filled (all-[MASK] rows of
     `batch_size` when x_init is None), block by block, optionally under a `constraint` on the
     tokens each position may take. Returns the decoded tokens and the cost: denoiser calls for
     the batch and per sequence (with the KV cache, the one pass per finished block that fills the
-    cache is not a denoising step and is not counted), tokens committed, wall time."""
+    cache is not a denoising step and is not counted), tokens committed, wall time.
+
+    on_block(k, x) is called after block k is decoded, with the tokens so far (B, L) (e.g. to
+    stream text); when it returns True, decoding stops there and the later blocks stay [MASK]."""
     t0 = time.perf_counter()
     config = config or SamplerConfig()
     cfg = model.config
@@ -91,6 +95,8 @@ def generate(
     try:
         for k, n in steps.items():
             _decode_block(run, x, k, n, masked_per_block[:, k])
+            if on_block is not None and on_block(k, x):
+                break
     finally:
         model.train(was_training)
     return SampleResult(x, run.calls, run.nfe_rows, run.commits, run.confidence,

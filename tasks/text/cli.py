@@ -2,6 +2,7 @@
 
     maskdiff text prepare [--corpus shakespeare bbc-news] [--tokenizer char gpt2]
     maskdiff text eval --model DIR [--split test] [--passes N] [--samples N] [--nfe N]
+    maskdiff text generate --model DIR --prompt TEXT [--max-new-tokens N] [--nfe N]
     maskdiff text bench [--quick] [--workers N] [--out DIR]
 
 Training goes through the generic `maskdiff train --config FILE` (a recipe with `task: text`).
@@ -45,6 +46,19 @@ def add_commands(subparsers) -> None:
     ev.add_argument("--seed", type=int, default=defaults.seed)
     ev.set_defaults(handler=_eval)
 
+    ge = sub.add_parser("generate", help="continue a prompt with a trained text model",
+                        description="The prompt is conditioning (never changed); block models "
+                                    "print each block as it is decoded and stop at an end-of-text "
+                                    "token or after --max-new-tokens.")
+    ge.add_argument("--model", type=Path, required=True, help="the model/ folder of a run")
+    ge.add_argument("--prompt", required=True, help="text to continue")
+    ge.add_argument("--max-new-tokens", type=int, default=None,
+                    help="tokens to decode at most (default: the rest of the model's context)")
+    add_sampler_arguments(ge, "nfe", "method", "order", "temperature", "z_policy",
+                          base_name="the model's recipe")
+    ge.add_argument("--seed", type=int, default=0)
+    ge.set_defaults(handler=_generate)
+
     add_benchmark_command(sub.add_parser("bench", help="AR, MDM, block diffusion, VMD and Block-VMD "
                                          "at one budget", description=BENCHMARK.description), BENCHMARK)
 
@@ -80,6 +94,33 @@ def _eval(args) -> int:
           f"{r['eval_tokens']:,} tokens; {r['bound_kind']})")
     for s in r["samples"]:
         print("sample:", s.replace("\n", " | "))
+    return 0
+
+
+def _generate(args) -> int:
+    import sys
+
+    from maskdiff.commandline import sampler_from_args
+    from maskdiff.recipe import saved_sampler
+
+    from .generation import encode_prompt, generate_text
+    from .train import DEFAULT_SAMPLER, load_text_model
+
+    require_positive(nfe=args.nfe, max_new_tokens=args.max_new_tokens)
+    model, tokenizer, _ = load_text_model(args.model)
+    sampler = sampler_from_args(args, saved_sampler(args.model) or DEFAULT_SAMPLER)
+    encode_prompt(tokenizer, args.prompt, model.config.seq_len)  # refuse a bad prompt up front
+    print(args.prompt, end="", flush=True)
+    out = generate_text(model, tokenizer, args.prompt, max_new_tokens=args.max_new_tokens,
+                        config=sampler, seed=args.seed,
+                        on_text=lambda piece: print(piece, end="", flush=True))
+    print(flush=True)
+    room = model.config.seq_len - (len(out.tokens) - out.new_tokens)
+    stop = "an end-of-text token" if out.ended else (
+        "--max-new-tokens" if args.max_new_tokens and args.max_new_tokens <= room
+        else f"the end of the model's context ({model.config.seq_len} tokens)")
+    print(f"{out.new_tokens} tokens in {out.nfe} denoiser calls, {out.seconds:.1f}s; stopped at "
+          f"{stop}", file=sys.stderr)
     return 0
 
 
