@@ -1,7 +1,7 @@
 """`maskdiff text ...`: prepare corpora, evaluate a trained model, run the text benchmark.
 
     maskdiff text prepare [--corpus shakespeare bbc-news] [--tokenizer char gpt2]
-    maskdiff text eval --model DIR [--split test] [--passes N] [--samples N] [--nfe N]
+    maskdiff text eval --model DIR [--corpus NAME_OR_PATH] [--split test] [--passes N] [--samples N]
     maskdiff text generate --model DIR --prompt TEXT [--max-new-tokens N] [--nfe N]
     maskdiff text bench [--quick] [--workers N] [--out DIR]
 
@@ -33,6 +33,10 @@ def add_commands(subparsers) -> None:
     defaults = EvalSettings()
     ev = sub.add_parser("eval", help="perplexity bound and samples of a trained text model")
     ev.add_argument("--model", type=Path, required=True, help="the model/ folder of a run")
+    ev.add_argument("--corpus", default=None,
+                    help="score on this corpus instead of the training one: a built-in name, a "
+                         "local file or folder, or a hub dataset (tokenized with the model's "
+                         "own tokenizer)")
     ev.add_argument("--split", choices=("validation", "test"), default="test")
     ev.add_argument("--passes", type=int, default=defaults.passes,
                     help="seeded passes (standard error over them; default %(default)s)")
@@ -83,13 +87,14 @@ def _eval(args) -> int:
 
     require_positive(nfe=args.nfe)
     model, _, text = load_text_model(args.model)
-    data = prepare_text(text["corpus"], str(args.model / "tokenizer"))
+    corpus = args.corpus or text["corpus"]
+    data = prepare_text(corpus, str(args.model / "tokenizer"))
     settings = EvalSettings(passes=args.passes, max_sequences=args.max_sequences,
                             num_latents=args.num_latents, samples=args.samples, seed=args.seed)
     sampler = sampler_from_args(args, saved_sampler(args.model) or DEFAULT_SAMPLER)
     r = evaluate_text_model(model, data, settings, split=args.split, seq_len=args.seq_len,
                             progress=True, sampler=sampler)
-    print(f"{args.split} perplexity <= {r['ppl_bound']:.3f} ({r['nats_per_token']:.4f} +- "
+    print(f"{corpus} {args.split} perplexity <= {r['ppl_bound']:.3f} ({r['nats_per_token']:.4f} +- "
           f"{r['nats_standard_error']:.4f} nats/token over {r['eval_passes']} passes, "
           f"{r['eval_tokens']:,} tokens; {r['bound_kind']})")
     for s in r["samples"]:

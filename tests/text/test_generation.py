@@ -78,3 +78,22 @@ def test_the_command_streams_a_saved_model(tmp_path, capsys):
     assert "stopped at --max-new-tokens" in captured.err
     assert main(["text", "generate", "--model", str(folder), "--prompt", "#!"]) == 2
     assert "outside this model's vocabulary" in capsys.readouterr().err
+
+
+def test_eval_scores_any_corpus_with_the_models_tokenizer(tmp_path, capsys):
+    from maskdiff.cli import main
+
+    tok = char_tokenizer()
+    folder = tmp_path / "model"
+    save_model(_model(len(tok)), folder, extra={"text": {"corpus": "a corpus not on this machine"}})
+    tok.save_pretrained(str(folder / "tokenizer"))
+    scores = {}
+    for name, line in (("sea", "the ships sail upon the sea"), ("digits", "aaaa bbbb aaaa bbbb")):
+        corpus = tmp_path / f"{name}.txt"
+        corpus.write_text("\n".join(f"{line} {i}" for i in range(60)) + "\n")
+        assert main(["text", "eval", "--model", str(folder), "--corpus", str(corpus), "--samples",
+                     "0", "--passes", "2"]) == 0
+        out = capsys.readouterr().out
+        assert f"{corpus} test perplexity <= " in out
+        scores[name] = float(out.split("perplexity <= ")[1].split()[0])
+    assert scores["sea"] != scores["digits"]
