@@ -98,8 +98,9 @@ def test_bad_inputs_name_the_problem():
 
 @pytest.mark.parametrize("overrides", [
     dict(), dict(latent_dim=4), dict(time_conditioning=True),
-    dict(latent_dim=4, latent_injection="embedding"), dict(n_loops=3)],
-    ids=["bd", "block-vmd", "time", "embed", "looped"])
+    dict(latent_dim=4, latent_injection="embedding"), dict(n_loops=3),
+    dict(latent_dim=4, prior="learned", prior_layers=2), dict(latent_dim=4, prior="mixture")],
+    ids=["bd", "block-vmd", "time", "embed", "looped", "learned-block-prior", "mixture-prior"])
 def test_kv_cache_decodes_exactly_like_recomputing_the_prefix(overrides):
     model = tiny_model(vocab_size=7, seq_len=16, d_model=32, n_heads=2, n_layers=2, block_size=4,
                        scale=3.0, **overrides)

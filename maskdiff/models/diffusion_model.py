@@ -106,7 +106,8 @@ class MaskedDiffusionModel(nn.Module):
         return Layout(block_tokens, pos, None, torch.ones(b, dtype=torch.bool, device=device), 0, b)
 
     def new_cache(self) -> KVCache:
-        return KVCache(self.config.n_layers * self.config.n_loops, self.config.seq_len)
+        prior_layers = self.config.prior_layers if self.prior_net is not None else 0
+        return KVCache(self.config.n_layers * self.config.n_loops, self.config.seq_len, prior_layers)
 
     @torch.no_grad()
     def extend_cache(self, clean: torch.Tensor, cache: KVCache) -> None:
@@ -126,6 +127,8 @@ class MaskedDiffusionModel(nn.Module):
         if cfg.has_conditioning:  # clean context carries the zero conditioning vector
             cond = (torch.zeros(clean.shape[0], 1, cfg.d_model, device=device), None)
         self.trunk(clean, pos, attn, cond, None, cache=cache, extend_cache=True)
+        if cache.prior is not None:
+            self.prior_net.trunk(clean, pos, attn, cache=cache.prior, extend_cache=True)
 
     # ------------------------------------------------------------------------------ conditioning
     def _conditioning(self, layout: Layout, t: torch.Tensor | None, z: torch.Tensor | None):
@@ -185,8 +188,10 @@ class MaskedDiffusionModel(nn.Module):
             raise ValueError("this model has no latent (latent_dim=0)")
         return self.encoder(x0, masked)
 
-    def prior(self, layout: Layout) -> DiagonalGaussian | GaussianMixture:
-        """p(z | .) for the blocks covering positions [0, noisy_end): (B, noisy_end / b, d_z)."""
+    def prior(self, layout: Layout, cache: KVCache | None = None) -> DiagonalGaussian | GaussianMixture:
+        """p(z | .) for the blocks covering positions [0, noisy_end): (B, noisy_end / b, d_z).
+        With a cached layout (one block, the clean blocks before it in `cache`), a learned prior
+        reads those through its own cache; the blocks before it get N(0, I) (never used)."""
         cfg = self.config
         if self.encoder is None:
             raise ValueError("this model has no latent (latent_dim=0)")
@@ -198,7 +203,16 @@ class MaskedDiffusionModel(nn.Module):
             shape = (layout.tokens.shape[0], blocks, cfg.latent_dim)
             return DiagonalGaussian.standard(shape, device=layout.tokens.device)
         # The learned prior reads the same layout as the denoiser (xt and the clean context).
-        return self.prior_net(layout.tokens, layout.positions, layout.attn_mask, layout.noisy_end)
+        if cache is None:
+            return self.prior_net(layout.tokens, layout.positions, layout.attn_mask,
+                                  layout.noisy_end)
+        block = self.prior_net(layout.tokens, layout.positions, None, layout.noisy_end,
+                               cache=cache.prior)  # (B, 1, d_z): the block being decoded
+        before = int(layout.positions[0]) // cfg.block_size
+        earlier = DiagonalGaussian.standard((layout.tokens.shape[0], before, cfg.latent_dim),
+                                            device=layout.tokens.device)
+        return DiagonalGaussian(torch.cat([earlier.mean, block.mean], 1),
+                                torch.cat([earlier.logvar, block.logvar], 1))
 
     def latent_noise(self, batch_size: int, generator: torch.Generator | None = None,
                      device: torch.device | str | None = None) -> torch.Tensor | None:
@@ -211,12 +225,12 @@ class MaskedDiffusionModel(nn.Module):
                            device=device)
 
     def sample_prior(self, layout: Layout, generator: torch.Generator | None = None,
-                     temperature: float = 1.0) -> torch.Tensor | None:
+                     temperature: float = 1.0, cache: KVCache | None = None) -> torch.Tensor | None:
         """z ~ p(z | .) for the blocks covering [0, noisy_end): (B, blocks, d_z); None for a model
         without a latent."""
         if self.encoder is None:
             return None
-        return self.prior(layout).sample(generator, temperature)
+        return self.prior(layout, cache).sample(generator, temperature)
 
     def sample_posterior(self, x0: torch.Tensor, masked: torch.Tensor,
                          generator: torch.Generator | None = None,

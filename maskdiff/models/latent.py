@@ -168,7 +168,9 @@ class LearnedPrior(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, tokens, positions, attn_mask, noisy_len: int) -> DiagonalGaussian:
-        """Gaussians for the blocks covering tokens[:, :noisy_len]: (B, noisy_len / b, d_z)."""
-        h = self.trunk(tokens, positions, attn_mask)[:, :noisy_len]
+    def forward(self, tokens, positions, attn_mask, noisy_len: int, cache=None) -> DiagonalGaussian:
+        """Gaussians for the blocks covering tokens[:, :noisy_len]: (B, noisy_len / b, d_z).
+        With `cache` (the prior's own KV cache of the finished clean blocks), tokens hold only
+        the block being decoded, which attends to the cache: p(z_k | x^<k, xt_k) for that block."""
+        h = self.trunk(tokens, positions, attn_mask, cache=cache)[:, :noisy_len]
         return DiagonalGaussian.from_params(self.head(pool_blocks(h, self.block_size)))

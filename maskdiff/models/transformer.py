@@ -26,10 +26,13 @@ class KVCache:
     its own keys/values into the slots after `length` (no copy of the cache); only a call that
     extends the cache moves `length` past them."""
 
-    def __init__(self, n_layers: int, max_len: int):
+    def __init__(self, n_layers: int, max_len: int, prior_layers: int = 0):
         self.keys: list[torch.Tensor | None] = [None] * n_layers
         self.values: list[torch.Tensor | None] = [None] * n_layers
         self.max_len, self.length = max_len, 0
+        # A learned prior p(z_k | x^<k) reads the same clean blocks through its own network:
+        # its keys/values live in a cache of their own, filled alongside this one.
+        self.prior = KVCache(prior_layers, max_len) if prior_layers else None
 
     def attend(self, layer: int, k: torch.Tensor, v: torch.Tensor):
         """Store k, v (B, H, N, D/H) after the cached tokens; return keys/values of both."""

@@ -72,8 +72,9 @@ class BlockLatents:
     updated block by block according to a policy."""
 
     def __init__(self, model: MaskedDiffusionModel, policy: str, generator: torch.Generator | None,
-                 temperature: float):
+                 temperature: float, cache=None):
         self.model, self.generator, self.temperature = model, generator, temperature
+        self.cache = cache  # the decoder's KV cache, whose `prior` part a learned prior reads
         self.policy = Z_POLICIES[policy]
         self.z = None
         if self.policy.needs_learned_prior and model.prior_net is None:
@@ -85,7 +86,7 @@ class BlockLatents:
         """z for denoising `block` at `step`; x: (B, L) current tokens, argmax: (B, L) last argmax
         predictions at masked positions (read only by policies that need a guess)."""
         def prior():
-            return self.model.sample_prior(layout, self.generator, self.temperature)
+            return self.model.sample_prior(layout, self.generator, self.temperature, self.cache)
 
         def posterior():
             masked = x == self.model.mask_id

@@ -81,12 +81,13 @@ def generate(
     B = x.shape[0]
     masked_per_block = (x == cfg.mask_id).view(B, cfg.num_blocks, -1).sum(-1)  # (B, nb)
     steps = _steps_per_block(config.nfe, masked_per_block, cap=config.min_per_call == "one")
-    use_cache = config.kv_cache and cfg.num_blocks > 1 and model.prior_net is None
+    use_cache = config.kv_cache and cfg.num_blocks > 1
+    cache = model.new_cache() if use_cache else None
     run = _Run(model, config,
                METHODS[config.method](config, resolve_schedule(config.schedule, cfg.schedule),
                                       generator),
-               BlockLatents(model, config.z_policy, generator, config.latent_temperature),
-               model.new_cache() if use_cache else None, constraint, generator,
+               BlockLatents(model, config.z_policy, generator, config.latent_temperature, cache),
+               cache, constraint, generator,
                nfe_rows=torch.zeros(B, dtype=torch.long, device=x.device),
                commits=torch.zeros(B, dtype=torch.long, device=x.device),
                confidence=torch.full(x.shape, math.nan, device=x.device))
