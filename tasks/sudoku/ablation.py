@@ -15,7 +15,6 @@ Rows: the final accuracies per arm and NFE with a 95% Wilson interval; the learn
 from __future__ import annotations
 
 import json
-import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
@@ -25,10 +24,11 @@ import torch
 
 from maskdiff.recipe import Recipe
 from maskdiff.results import Benchmark, markdown_table
+from maskdiff.stats import wilson
 
 from .train import RECIPES, SudokuData, run_recipe
 
-__all__ = ["ARMS", "arm_recipe", "wilson", "BENCHMARK"]
+__all__ = ["ARMS", "arm_recipe", "BENCHMARK"]
 
 NFES = [5, 10, 20]
 VALIDATION_SIZE = 200
@@ -70,16 +70,6 @@ def arm_recipe(arm: str, steps: int, eval_every: int, pool: str | None = None) -
     train = replace(recipe.train, loss_weighting=change.get("weighting", "elbo"),
                     eval_every=eval_every, checkpoint_every=25)
     return replace(recipe, train=train)
-
-
-def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial share."""
-    if total == 0:
-        return (0.0, 1.0)
-    p = successes / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def _train_arm(job: tuple) -> dict:

@@ -174,6 +174,38 @@ def _strategy_accuracy(rows, key) -> float | None:
     return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
 
 
+def _strategy_counts(rows, key) -> tuple[int, int]:
+    """(boards right, puzzles) on singles + strategies for (model, order, nfe, best_of)."""
+    picked = [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
+              and r["bucket"] in ("singles", "strategies")]
+    return sum(round(r["accuracy"] * r["n"]) for r in picked), sum(r["n"] for r in picked)
+
+
+def latent_gap(rows: list[dict], order: str = "top-prob-margin") -> str:
+    """VMD minus MDM on the strategy-solvable puzzles at each NFE, with Newcombe's 95% interval
+    (the models' puzzles are the same, so the interval, made for independent samples, is
+    conservative)."""
+    from maskdiff.stats import share_difference
+
+    by_method = {}
+    for r in rows:
+        if r["order"] == order and r["best_of"] == 1 and _is_fixed(r):
+            by_method.setdefault(r["method"], r["model"])
+    if not {"MDM", "VMD"} <= set(by_method):
+        return ""
+    lines = [f"### VMD against MDM ({order}, strategy-solvable)", "",
+             "| NFE | MDM | VMD | VMD - MDM, points [95% interval] |", "|---|---|---|---|"]
+    for nfe in sorted({r["nfe"] for r in rows if r["order"] == order}):
+        (k1, n1), (k2, n2) = (_strategy_counts(rows, (by_method[m], order, nfe, 1))
+                              for m in ("VMD", "MDM"))
+        if not (n1 and n2):
+            continue
+        diff, low, high = share_difference(k1, n1, k2, n2)
+        lines.append(f"| {nfe} | {_pct(k2 / n2)} | {_pct(k1 / n1)} | {100 * diff:+.1f} "
+                     f"[{100 * low:+.1f}, {100 * high:+.1f}] |")
+    return "\n".join(lines) + "\n"
+
+
 def _row_keys(rows) -> list[tuple]:
     """(model, method, order, best_of) of every configuration, best-of rows last."""
     return sorted({(r["model"], r["method"], r["order"], r["best_of"]) for r in rows},
@@ -477,6 +509,9 @@ def render(rows: list[dict], meta: dict) -> str:
         + ", ".join(f"{b} {k}" for b, k in n.items()) + ".", "",
         markdown_report(rows, meta.get("throughput")).rstrip(), "",
         "![accuracy against NFE](../../benchmarks/results/sudoku.png)", ""]
+    gap = latent_gap(rows)
+    if gap:
+        lines += [gap]
     if decodings:
         lines += [decodings, "![accuracy against NFE used](../../benchmarks/results/sudoku_decodings.png)",
                   ""]
