@@ -6,8 +6,7 @@ is masked (the whole sequence for unconditional generation; a Sudoku puzzle's bl
 clean context of earlier blocks for Block-VMD, exactly as in training at t = 1.
 
 - KL(q(z | x0) || p(z)) per latent dimension and per block (nats, mean over sequences): what the
-  bound pays for the latent (for a mixture prior, a Monte Carlo estimate per block only: its
-  per-dimension list then holds the block total once).
+  bound pays for the latent (for a mixture prior, a Monte Carlo estimate per block only).
 - Active units (Burda et al. 2016): dimension d is active when Cov_x(E_q[z_d]) > 0.01, i.e. its
   posterior mean moves with the data.
 - Mutual information I(x0; z) under the aggregate posterior q(z) = E_x q(z | x) (Hoffman &
@@ -18,7 +17,9 @@ clean context of earlier blocks for Block-VMD, exactly as in training at t = 1.
   with the prior mean (the chance that a token matches the donor anyway). "follows z" is the
   difference: 0 when the decoder ignores z or the encoder says nothing, near 1 when z alone
   decides the output. The reconstruction with each sequence's own posterior mean is reported
-  beside it.
+  beside it. With conditioning (a Sudoku puzzle's givens), the donor's tokens are scored at the
+  sequence's own decoded positions under its own givens, so "follows z" is then a lower bound on
+  how much the output moves with z; read it beside I(x0; z).
 
 A model whose encoder returns its prior scores exactly zero on every one of these.
 """
@@ -40,9 +41,10 @@ ACTIVE_THRESHOLD = 0.01
 
 @dataclass
 class LatentDiagnostics:
-    """kl_per_dim (d_z,) and kl_per_block (num_blocks,): nats, mean over sequences (per block
-    summed over dimensions); kl: per sequence; active_units: how many of `latent_dim` dimensions
-    are active (in any block); mi_per_block and mi: nats (mi summed over blocks; at most
+    """kl_per_dim (d_z,): nats, mean over sequences and blocks (for a mixture prior, whose KL is
+    estimated per block, one entry: the mean block total); kl_per_block (num_blocks,): nats,
+    mean over sequences, summed over dimensions; kl: per sequence (all blocks); active_units:
+    how many of `latent_dim` dimensions are active (in any block); mi_per_block and mi: nats (mi summed over blocks; at most
     log(sequences) per block); swap_*: token accuracies of one argmax call on the masked
     positions (own: against the sequence itself with its own posterior mean; donor: against the
     donor with the donor's mean; prior: against the donor with the prior mean)."""
@@ -78,9 +80,21 @@ def latent_diagnostics(model: MaskedDiffusionModel, x0: torch.Tensor,
         raise ValueError("latent diagnostics need a VMD model (latent_dim > 0)")
     if x0.dim() != 2 or x0.shape[0] < 2 or x0.shape[1] != cfg.seq_len:
         raise ValueError(f"x0 must be (N >= 2, {cfg.seq_len}), got {tuple(x0.shape)}")
+    device = next(model.parameters()).device
+    x0 = x0.to(device)
+    masked = (torch.ones_like(x0, dtype=torch.bool) if maskable is None
+              else maskable.to(device).bool())
     was_training = model.training
     model.eval()
-    masked = torch.ones_like(x0, dtype=torch.bool) if maskable is None else maskable.bool()
+    try:
+        return _diagnose(model, x0, masked, seed)
+    finally:
+        model.train(was_training)
+
+
+def _diagnose(model: MaskedDiffusionModel, x0: torch.Tensor, masked: torch.Tensor,
+              seed: int) -> LatentDiagnostics:
+    cfg = model.config
     xt = torch.where(masked, torch.full_like(x0, cfg.mask_id), x0)
     layout = model.training_layout(xt, x0)
     q, p = model.posterior(x0, masked), model.prior(layout)
@@ -91,7 +105,6 @@ def latent_diagnostics(model: MaskedDiffusionModel, x0: torch.Tensor,
     spread = q.mean.var(dim=0, unbiased=True)  # (blocks, d_z)
     mi = _mutual_information(q, generator) * has_masked.float().mean(0)
     own, donor, prior = _swap_test(model, layout, x0, masked, q, p)
-    model.train(was_training)
     return LatentDiagnostics(
         sequences=len(x0), latent_dim=cfg.latent_dim,
         kl_per_dim=kl.mean(0).mean(0).tolist(), kl_per_block=kl.sum(-1).mean(0).tolist(),
@@ -113,7 +126,7 @@ def _mutual_information(q: DiagonalGaussian, generator: torch.Generator) -> torc
 
 
 def _swap_test(model: MaskedDiffusionModel, layout, x0: torch.Tensor, masked: torch.Tensor,
-               q: DiagonalGaussian, p: DiagonalGaussian) -> tuple[float, float, float]:
+               q: DiagonalGaussian, p) -> tuple[float, float, float]:
     """Argmax accuracies of one call on masked positions: own mean vs self, donor mean vs donor,
     prior mean vs donor. Donor of sequence i: sequence i + 1 (cyclically)."""
     cfg = model.config

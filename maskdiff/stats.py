@@ -22,6 +22,8 @@ def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
 def share_difference(k1: int, n1: int, k2: int, n2: int,
                      z: float = 1.96) -> tuple[float, float, float]:
     """(p1 - p2, low, high): the difference of two independent shares with Newcombe's interval."""
+    if n1 <= 0 or n2 <= 0:
+        raise ValueError(f"both shares need at least one trial, got n1={n1}, n2={n2}")
     p1, p2 = k1 / n1, k2 / n2
     l1, u1 = wilson(k1, n1, z)
     l2, u2 = wilson(k2, n2, z)

@@ -298,7 +298,7 @@ def _resume(model: MaskedDiffusionModel, config: TrainConfig, identity: dict | N
     saved = checkpoint_metadata(out_path)
     changed = _changed_fields(saved.get("train_config", {}), asdict(config))
     refused = {k: v for k, v in changed.items() if k not in SCHEDULE_FIELDS + REPORTING_FIELDS}
-    if saved.get("identity", identity) != identity:
+    if _plain(saved.get("identity", identity)) != _plain(identity):
         refused["data"] = (saved.get("identity"), identity)
     if refused:
         listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in refused.items())
@@ -312,10 +312,12 @@ def _resume(model: MaskedDiffusionModel, config: TrainConfig, identity: dict | N
 def _changed_fields(saved: dict, current: dict) -> dict:
     """field -> (saved value, current value) for every field whose value differs (JSON-wise:
     tuples and lists compare equal); fields missing from `saved` (older checkpoints) are skipped."""
-    def plain(value):
-        return json.loads(json.dumps(value))
+    return {k: (saved[k], v) for k, v in current.items() if k in saved and _plain(saved[k]) != _plain(v)}
 
-    return {k: (saved[k], v) for k, v in current.items() if k in saved and plain(saved[k]) != plain(v)}
+
+def _plain(value):
+    """`value` as it reads back from a checkpoint's JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
 class _Run:

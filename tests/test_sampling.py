@@ -162,3 +162,14 @@ def test_a_registered_order_joins_the_sampler(monkeypatch):
     assert [(x != model.mask_id).tolist() for x in inputs] == [[i < s for i in range(8)]
                                                                for s in range(8)]
     assert len(entropies) == 8 and all(e is not None for e in entropies)
+
+
+def test_steps_a_block_cannot_use_move_to_later_blocks():
+    from maskdiff.sampling.loop import _steps_per_block
+
+    masked = torch.tensor([[1, 4, 4, 4], [1, 4, 3, 4]])  # a prompt that ends inside block 0
+    assert _steps_per_block(8, masked) == {0: 1, 1: 3, 2: 2, 3: 2}
+    assert sum(_steps_per_block(12, masked).values()) == 12
+    with pytest.raises(ValueError, match=r"nfe=13 is more than .* \(12; a sequence has only 1 "
+                                         r"masked tokens in block 0\)"):
+        _steps_per_block(13, masked)

@@ -22,6 +22,14 @@ __all__ = ["DiagonalGaussian", "GaussianMixture", "LatentEncoder", "LearnedPrior
 _LOG_2PI = math.log(2 * math.pi)
 
 
+def _normal_noise(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard-normal noise shaped like `like`, drawn on the generator's device (so a seeded CPU
+    generator also drives a model on the GPU) and moved to `like`'s."""
+    device = generator.device if generator is not None else like.device
+    noise = torch.randn(like.shape, generator=generator, device=device, dtype=like.dtype)
+    return noise.to(like.device)
+
+
 @dataclass
 class DiagonalGaussian:
     """N(mean, diag(exp(logvar))), both (..., latent_dim)."""
@@ -43,9 +51,7 @@ class DiagonalGaussian:
     def sample(self, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         """Reparameterised draw mean + temperature * sigma * eps (temperature < 1 stays nearer the
         mode, the usual reduced-temperature sampling of latent-variable models)."""
-        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
-                          dtype=self.mean.dtype)
-        return self.reparameterise(eps, temperature)
+        return self.reparameterise(_normal_noise(self.mean, generator), temperature)
 
     def reparameterise(self, eps: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """mean + temperature * sigma * eps for standard-normal noise eps of the same shape."""
@@ -86,8 +92,11 @@ class GaussianMixture:
 
     def sample(self, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         """A component by its weight, then a draw from it (temperature scales its spread)."""
-        flat = self.logits.reshape(-1, self.logits.shape[-1]).softmax(-1)
-        pick = torch.multinomial(flat.float(), 1, generator=generator).view(self.logits.shape[:-1])
+        flat = self.logits.reshape(-1, self.logits.shape[-1]).softmax(-1).float()
+        if generator is not None:  # draw where the generator lives (a CPU one for a CUDA model)
+            flat = flat.to(generator.device)
+        pick = torch.multinomial(flat, 1, generator=generator).to(self.logits.device)
+        pick = pick.view(self.logits.shape[:-1])
         pick = pick[..., None, None].expand(*self.logits.shape[:-1], 1, self.means.shape[-1])
         chosen = DiagonalGaussian(self.means.gather(-2, pick).squeeze(-2),
                                   self.logvars.gather(-2, pick).squeeze(-2))

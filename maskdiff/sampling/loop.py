@@ -131,14 +131,21 @@ def _steps_per_block(nfe: int | None, masked_per_block: torch.Tensor,
     steps = {k: base + (1 if i < extra else 0) for i, k in enumerate(needed)}
     if cap:
         return {k: min(n, most[k]) for k, n in steps.items()}
+    # At most one step per masked token in every sequence that decodes the block; steps a block
+    # cannot use move to later blocks that can (e.g. a prompt that ends inside a block).
+    room = {k: int(masked_per_block[:, k][masked_per_block[:, k] > 0].min()) for k in needed}
+    if sum(room.values()) < nfe:
+        k = min(needed, key=lambda j: room[j])
+        raise ValueError(
+            f"nfe={nfe} is more than the denoiser calls these blocks can use at one masked token "
+            f"per call ({sum(room.values())}; a sequence has only {room[k]} masked tokens in "
+            f"block {k}); lower nfe")
+    spare = sum(max(0, steps[k] - room[k]) for k in needed)
     for k in needed:
-        n = masked_per_block[:, k]
-        short = (n > 0) & (n < steps[k])
-        if short.any():
-            raise ValueError(
-                f"nfe={nfe} asks for {steps[k]} steps in block {k}, but a sequence has only "
-                f"{int(n[short].min())} masked tokens there; lower nfe (at most one step per "
-                f"masked token)")
+        steps[k] = min(steps[k], room[k])
+    for k in needed:
+        moved = min(spare, room[k] - steps[k])
+        steps[k], spare = steps[k] + moved, spare - moved
     return steps
 
 

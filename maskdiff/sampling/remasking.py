@@ -50,5 +50,7 @@ def lowest_confidence(confidence, committed, k, generator):
 
 @register_remask("random")
 def uniformly(confidence, committed, k, generator):
-    u = torch.rand(committed.shape, generator=generator, device=committed.device)
+    # drawn where the generator lives (a seeded CPU generator may drive a model on the GPU)
+    device = generator.device if generator is not None else committed.device
+    u = torch.rand(committed.shape, generator=generator, device=device).to(committed.device)
     return _lowest(u, committed, k)

@@ -344,8 +344,9 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfi
         metrics[f"solved@{nfe}"] = sum(right) / len(pairs)
         if any(solvable):
             metrics[f"solvable@{nfe}"] = sum(r for r, ok in zip(right, solvable) if ok) / sum(solvable)
-    solutions = torch.tensor([s for _, s in pairs]) - 1
-    x = board_to_tokens(puzzles)
+    device = next(model.parameters()).device
+    solutions = torch.tensor([s for _, s in pairs], device=device) - 1
+    x = board_to_tokens(puzzles).to(device)
     blank = x == model.config.mask_id
     layout = model.sampling_layout(x)
     z = None
@@ -372,7 +373,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
     source = _source(data, config.seed)
     pairs = recipe_validation(data, out / "validation.csv")
     # What must not change when the run resumes: the training data (validation may).
-    identity = {k: v for k, v in recipe.data.items()
+    identity = {k: v for k, v in asdict(data).items()
                 if not k.startswith("validation") and k != "rounds_workers"}
     result = train(model, source, config, out_dir=out, resume=resume, identity=identity,
                    description=f"sudoku {recipe.model.method_name}",

@@ -72,7 +72,8 @@ def synthetic_recipe(dataset: str, method: str, blocks: int = 1) -> Recipe:
 def train_model(recipe: Recipe, out_dir: str | Path | None = None,
                 progress: bool = False):
     """Train one synthetic recipe; returns (model, TrainResult)."""
-    ds = get_dataset(config_section(SyntheticData, recipe.data, "data").dataset)
+    settings = config_section(SyntheticData, recipe.data, "data")
+    ds = get_dataset(settings.dataset)
     cfg = recipe.model
     if (cfg.seq_len, cfg.vocab_size) != (ds.seq_len, ds.vocab_size):
         raise ValueError(f"model.seq_len / vocab_size must be {ds.seq_len} / {ds.vocab_size} "
@@ -81,7 +82,7 @@ def train_model(recipe: Recipe, out_dir: str | Path | None = None,
     model = MaskedDiffusionModel(cfg)
     result = train(model, ds, replace(recipe.train, progress=progress), out_dir=out_dir,
                    description=f"{ds.name} {cfg.method_name} B={cfg.num_blocks}",
-                   identity=dict(recipe.data))
+                   identity=asdict(settings))
     return result.model, result
 
 

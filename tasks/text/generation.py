@@ -83,7 +83,14 @@ def generate_text(model: MaskedDiffusionModel, tokenizer, prompt: str, *,
     end_id = tokenizer.eos_token_id
     x = torch.full((1, cfg.seq_len), cfg.mask_id, dtype=torch.long)
     x[0, :len(ids)] = torch.tensor(ids)
-    shown = []
+    b = cfg.block_size
+    if cfg.num_blocks > 1:
+        # Blocks after the last one needed are never decoded: fill them with a placeholder (not
+        # [MASK]) so the call budget is spent only on the needed blocks; block-causal attention
+        # keeps them from influencing those.
+        x[0, -(-(len(ids) + limit) // b) * b:] = 0
+    config = config or SamplerConfig()
+    emitted = ""
 
     def continuation(tokens: torch.Tensor, upto: int) -> tuple[list[int], bool]:
         new = tokens[0, len(ids):min(upto, len(ids) + limit)].tolist()
@@ -91,17 +98,24 @@ def generate_text(model: MaskedDiffusionModel, tokenizer, prompt: str, *,
             return new[:new.index(end_id)], True
         return new, False
 
+    def emit(text: str) -> None:
+        # Only text that extends what was shown is shown: decoding more tokens can change the
+        # end of earlier text (a character split over two blocks is U+FFFD until completed).
+        nonlocal emitted
+        if on_text is not None and text.startswith(emitted) and len(text) > len(emitted):
+            on_text(text[len(emitted):])
+            emitted = text
+
     def after_block(k: int, tokens: torch.Tensor) -> bool:
-        upto = (k + 1) * cfg.block_size
+        upto = (k + 1) * b
         new, ended = continuation(tokens, upto)
-        text = tokenizer.decode(new)
-        if on_text is not None and len(text) > len("".join(shown)):
-            shown.append(text[len("".join(shown)):])
-            on_text(shown[-1])
+        emit(tokenizer.decode(new).rstrip("\ufffd"))
         return ended or upto >= len(ids) + limit
 
-    result = generate(model, x, config=config or SamplerConfig(),
-                      generator=torch.Generator().manual_seed(seed), on_block=after_block)
+    result = generate(model, x, config=config, generator=torch.Generator().manual_seed(seed),
+                      on_block=after_block)
     new, ended = continuation(result.tokens, cfg.seq_len)
-    return Generation(prompt, tokenizer.decode(new), ids + new, ended, int(result.nfe),
+    text = tokenizer.decode(new)
+    emit(text)
+    return Generation(prompt, text, ids + new, ended, int(result.nfe),
                       time.perf_counter() - t0, len(new))

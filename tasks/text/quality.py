@@ -36,11 +36,14 @@ def generative_perplexity(judge: MaskedDiffusionModel, samples: torch.Tensor,
                          f"{tuple(samples.shape)}")
     was_training = judge.training
     judge.eval()
+    device = next(judge.parameters()).device
     total = 0.0
     for i in range(0, len(samples), batch_size):
-        x0 = samples[i:i + batch_size]
-        # t = 1 for every block of an AR model: the loss is the exact chain-rule NLL per token
-        nll = diffusion_loss(judge, x0, t=torch.ones(len(x0))).bound
+        x0 = samples[i:i + batch_size].to(device)
+        # An AR judge reads xt alone, so its schedule only weights the loss: under the linear
+        # schedule at t = 1 every token is masked with weight 1, and the loss is the exact
+        # chain-rule NLL per token, whatever schedule the judge was trained with.
+        nll = diffusion_loss(judge, x0, "linear", t=torch.ones(len(x0), device=device)).bound
         total += float(nll.double()) * x0.numel()
     judge.train(was_training)
     return math.exp(total / samples.numel())

@@ -132,7 +132,7 @@ def run_recipe(recipe: Recipe, out_dir: str | Path | None = None, resume: bool =
 
     result = train(model, train_source, recipe.train, out_dir=out, resume=resume,
                    description=f"{model_cfg.method_name} {settings.corpus}",
-                   evaluate=evaluate, identity=dict(recipe.data))
+                   evaluate=evaluate, identity=asdict(settings))
     record = {"method": model_cfg.method_name, "block_size": model_cfg.block_size,
               "corpus": settings.corpus, "tokenizer": settings.tokenizer, "seq_len": L,
               "vocab_size": data.vocab_size, "num_parameters": result.model.num_parameters(),

@@ -97,3 +97,34 @@ def test_eval_scores_any_corpus_with_the_models_tokenizer(tmp_path, capsys):
         assert f"{corpus} test perplexity <= " in out
         scores[name] = float(out.split("perplexity <= ")[1].split()[0])
     assert scores["sea"] != scores["digits"]
+
+
+def test_a_prompt_ending_mid_block_keeps_the_call_budget():
+    tok = char_tokenizer()
+    model = _model(len(tok), block_size=4, seq_len=16)
+    for nfe, new in ((8, None), (4, 4), (2, 4)):
+        out = generate_text(model, tok, "abc", max_new_tokens=new, config=SamplerConfig(nfe=nfe))
+        assert out.nfe <= nfe and out.new_tokens == (new or 13)
+    # the calls go to the blocks that are needed: 4 new tokens after "abc" span blocks 0 and 1
+    assert generate_text(model, tok, "abc", max_new_tokens=4, config=SamplerConfig(nfe=4)).nfe == 4
+
+
+def test_streamed_text_only_ever_extends():
+    class Splitting:  # decodes like a byte-level BPE whose character is cut between blocks
+        eos_token_id = None
+
+        def __len__(self):
+            return 27
+
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [1] * len(text)}
+
+        def convert_ids_to_tokens(self, i):
+            return "?"
+
+        def decode(self, ids):
+            return "é" * (len(ids) // 2) + ("\ufffd" if len(ids) % 2 else "")
+
+    pieces = []
+    out = generate_text(_model(27), Splitting(), "ab", on_text=pieces.append)
+    assert "".join(pieces) == out.text and "\ufffd" not in "".join(pieces)

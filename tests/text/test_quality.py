@@ -37,3 +37,11 @@ def test_repetitive_text_has_low_token_entropy():
     assert token_entropy(varied, 4) == pytest.approx(math.log(4))
     with pytest.raises(ValueError, match=r"\(N, L\)"):
         token_entropy(torch.zeros(3, dtype=torch.long), 4)
+
+
+def test_the_judges_schedule_does_not_change_its_perplexity():
+    linear = tiny_model(seed=4, scale=2.0, vocab_size=6, seq_len=8, block_size=1)
+    cosine = tiny_model(seed=4, scale=2.0, vocab_size=6, seq_len=8, block_size=1, schedule="cosine")
+    cosine.load_state_dict(linear.state_dict())
+    x = torch.randint(0, 6, (10, 8), generator=torch.Generator().manual_seed(1))
+    assert generative_perplexity(cosine, x) == pytest.approx(generative_perplexity(linear, x))
