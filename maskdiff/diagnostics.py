@@ -45,8 +45,8 @@ class LatentDiagnostics:
     estimated per block, one entry: the mean block total); kl_per_block (num_blocks,): nats,
     mean over sequences, summed over dimensions; kl: per sequence (all blocks); active_units:
     how many of `latent_dim` dimensions are active (in any block); mi_per_block and mi: nats
-    (mi summed over blocks; at most log(sequences) per block); swap_*: token accuracies of one argmax call on the masked
-    positions (own: against the sequence itself with its own posterior mean; donor: against the
+    (mi summed over blocks; at most log(sequences) per block); swap_*: token accuracies of one
+    argmax call on the masked positions (own: against the sequence itself with its own posterior mean; donor: against the
     donor with the donor's mean; prior: against the donor with the prior mean)."""
 
     sequences: int
