@@ -46,8 +46,9 @@ class LatentDiagnostics:
     mean over sequences, summed over dimensions; kl: per sequence (all blocks); active_units:
     how many of `latent_dim` dimensions are active (in any block); mi_per_block and mi: nats
     (mi summed over blocks; at most log(sequences) per block); swap_*: token accuracies of one
-    argmax call on the masked positions (own: against the sequence itself with its own posterior mean; donor: against the
-    donor with the donor's mean; prior: against the donor with the prior mean)."""
+    argmax call on the masked positions (own: against the sequence itself with its own
+    posterior mean; donor: against the donor with the donor's mean; prior: against the donor
+    with the prior mean)."""
 
     sequences: int
     latent_dim: int
