@@ -421,6 +421,50 @@ def plot_accuracy(rows: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
+def _curves(training: dict) -> dict[str, list[dict]]:
+    return {name: rec["validation_curve"] for name, rec in (training or {}).items()
+            if rec and rec.get("validation_curve")}
+
+
+def training_curves_table(training: dict) -> str:
+    """The validation evaluations each model's training run recorded (strategy-solvable share of
+    the run's validation puzzles at each NFE), against training samples seen."""
+    curves = _curves(training)
+    if not curves:
+        return ""
+    nfes = sorted({int(k.split("@")[1]) for c in curves.values() for p in c for k in p
+                   if k.startswith("solvable@")})
+    lines = ["| model | step | samples seen | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
+             "|---|---|---|" + "---|" * len(nfes)]
+    for name, curve in curves.items():
+        for p in curve:
+            lines.append(f"| {name} | {p['step']:,} | {p['samples']:,} | "
+                         + " | ".join(_pct(p.get(f"solvable@{n}")) for n in nfes) + " |")
+    return "\n".join(lines)
+
+
+def plot_training_curves(training: dict, path: str | Path) -> None:
+    """Validation strategy-solvable share against samples seen, one line per model and NFE."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, curve in _curves(training).items():
+        nfes = sorted({int(k.split("@")[1]) for p in curve for k in p if k.startswith("solvable@")})
+        for n in nfes:
+            pts = [(p["samples"], p[f"solvable@{n}"]) for p in curve if f"solvable@{n}" in p]
+            ax.plot([x for x, _ in pts], [100 * y for _, y in pts], marker=".",
+                    linestyle="-" if name == "mdm" else "--", label=f"{name} NFE {n}")
+    ax.set_xlabel("training samples seen")
+    ax.set_ylabel("validation strategy-solvable solved (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _training_record(name: str) -> dict | None:
     folder = SHIPPED_DIR / name if name in SHIPPED else Path(name)
     return read_config(folder)[1].get("training")
@@ -529,6 +573,14 @@ def render(rows: list[dict], meta: dict) -> str:
                              f"{rec['steps']:,} x {batch} | {rec['samples_seen']:,} | "
                              f"{rec['wall_seconds'] / 60:.1f} min |")
         lines.append("")
+    curves = training_curves_table(training)
+    if curves:
+        lines += ["### Learning curves of these models", "",
+                  "Each training run evaluates its model on validation puzzles held out from its "
+                  "training data (top-prob-margin, strategy-solvable share, the run's own "
+                  "validation set) and the saved model carries the curve.", "", curves, "",
+                  "![learning curves of these models](../../benchmarks/results/sudoku_training.png)",
+                  ""]
     lines += [
         "### Training recipes and learning curves", "",
         "Which training states, loss weighting and trunk the pool recipes use was chosen at equal "
@@ -575,6 +627,9 @@ def figures(rows: list[dict], meta: dict, folder: Path) -> list[Path]:
     if any(not _is_fixed(r) for r in rows):
         paths.append(Path(folder) / "sudoku_decodings.png")
         plot_decodings(rows, paths[-1])
+    if _curves(meta.get("training")):
+        paths.append(Path(folder) / "sudoku_training.png")
+        plot_training_curves(meta["training"], paths[-1])
     if meta.get("calibration"):
         paths.append(plot_reliability({name: c["bins"] for name, c in meta["calibration"].items()},
                                       Path(folder) / "sudoku_calibration.png",

@@ -357,6 +357,14 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfi
     return {**metrics, "cell_acc@1": float(cells)}
 
 
+def validation_curve(result) -> list[dict]:
+    """Every validation evaluation of a run, resumed stretches included, with the training samples
+    seen when it was taken: the learning curve the saved model carries."""
+    per_step = result.samples_seen / result.steps if result.steps else 0
+    return [{"step": h["step"], "samples": round(h["step"] * per_step), **h["eval"]}
+            for h in result.history if "eval" in h]
+
+
 def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
                progress: bool = True, name: str | None = None) -> dict:
     """Train a Sudoku recipe; checkpoints in out_dir/checkpoint, the final model in
@@ -383,7 +391,8 @@ def run_recipe(recipe: Recipe, out_dir: str | Path, resume: bool = True,
               "wall_seconds": round(result.seconds, 1), "steps": result.steps,
               "samples_seen": result.samples_seen, "train_config": asdict(config),
               "num_parameters": result.model.num_parameters(),
-              "final_eval": next((h["eval"] for h in reversed(result.history) if "eval" in h), None)}
+              "final_eval": next((h["eval"] for h in reversed(result.history) if "eval" in h), None),
+              "validation_curve": validation_curve(result)}
     save_model(result.model, out / "model", extra={"training": record, "recipe": recipe.to_dict()})
     return record
 

@@ -91,3 +91,19 @@ def test_cached_rows_are_reused_only_for_the_same_weights(tmp_path, monkeypatch)
         assert "recomputed" in str(err)
     else:
         raise AssertionError("rows of a different model were taken from the cache")
+
+
+def test_learning_curves_of_the_models_come_from_their_training_records(tmp_path):
+    from maskdiff.tasks.sudoku.benchmark import plot_training_curves, training_curves_table
+
+    training = {"mdm": {"validation_curve": [
+        {"step": 500, "samples": 64_000, "solvable@5": 0.25, "solvable@10": 0.5},
+        {"step": 1000, "samples": 128_000, "solvable@5": 0.375, "solvable@10": 0.625}]},
+        "vmd": None}  # a model saved without a curve has no rows
+    table = training_curves_table(training)
+    assert table.splitlines()[0] == "| model | step | samples seen | NFE 5 | NFE 10 |"
+    assert table.splitlines()[2:] == ["| mdm | 500 | 64,000 | 25.0 | 50.0 |",
+                                      "| mdm | 1,000 | 128,000 | 37.5 | 62.5 |"]
+    assert training_curves_table({"vmd": None}) == ""
+    plot_training_curves(training, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -47,7 +47,13 @@ def test_train_records_cost_and_resumes(tmp_path, kind):
     assert (out / "validation.csv").read_text() == cached
     loaded = load_sudoku_model(out / "model")
     assert loaded.config == model.config
-    assert read_config(out / "model")[1]["training"]["steps"] == 4
+    saved = read_config(out / "model")[1]["training"]
+    assert saved["steps"] == 4
+    # the learning curve travels with the model: both evaluations, the one before the resume too
+    curve = saved["validation_curve"]
+    assert [(c["step"], c["samples"]) for c in curve] == [(2, 8), (4, 16)]
+    assert [{k: v for k, v in c.items() if k not in ("step", "samples")} for c in curve] == [
+        h["eval"] for h in history if "eval" in h]
 
 
 def test_unknown_kind_and_bad_steps_are_named(tmp_path):
