@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .models import MaskedDiffusionModel, load_model, save_model
+from .models import MaskedDiffusionModel, load_model, read_config, save_model
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_metadata", "MetricsLog",
            "CHECKPOINT_DIR", "STATE_NAME", "METRICS_NAME"]
@@ -44,18 +44,15 @@ def load_checkpoint(out_dir: Path) -> tuple[MaskedDiffusionModel, dict] | None:
     """The last complete checkpoint in out_dir as (model, trainer state), or None when there is
     none. A checkpoint with weights but no trainer state is refused: resuming from it would
     restart the optimiser, schedule and data stream at step 0 and overwrite the metrics log."""
-    ckpt = out_dir / CHECKPOINT_DIR
-    if not (ckpt / STATE_NAME).is_file():
-        old = out_dir / (CHECKPOINT_DIR + ".old")  # killed between the two renames
-        if (old / STATE_NAME).is_file():
-            ckpt = old
-        elif ckpt.is_dir() and any(ckpt.iterdir()):
-            raise ValueError(f"checkpoint {ckpt} has no {STATE_NAME} (optimiser, schedule, step "
-                             "and random state), so the run cannot resume where it stopped; "
+    ckpt = _complete_checkpoint(out_dir)
+    if ckpt is None:
+        partial = out_dir / CHECKPOINT_DIR
+        if partial.is_dir() and any(partial.iterdir()):
+            raise ValueError(f"checkpoint {partial} has no {STATE_NAME} (optimiser, schedule, "
+                             "step and random state), so the run cannot resume where it stopped; "
                              "restore the file, or start over in a new folder (or with "
                              "--no-resume / resume=False)")
-        else:
-            return None
+        return None
     try:
         state = torch.load(ckpt / STATE_NAME, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises several types for a damaged file
@@ -66,12 +63,17 @@ def load_checkpoint(out_dir: Path) -> tuple[MaskedDiffusionModel, dict] | None:
 
 def checkpoint_metadata(out_dir: Path) -> dict:
     """The metadata saved with the checkpoint in out_dir (train_config, step, identity...)."""
-    from .models import read_config
+    ckpt = _complete_checkpoint(out_dir)
+    return {} if ckpt is None else read_config(ckpt)[1]
 
+
+def _complete_checkpoint(out_dir: Path) -> Path | None:
+    """The folder of the last complete checkpoint (one with its trainer state) in out_dir:
+    checkpoint, or checkpoint.old when a run was killed between the two renames; None if neither."""
     for name in (CHECKPOINT_DIR, CHECKPOINT_DIR + ".old"):
         if (out_dir / name / STATE_NAME).is_file():
-            return read_config(out_dir / name)[1]
-    return {}
+            return out_dir / name
+    return None
 
 
 class MetricsLog:

@@ -120,6 +120,7 @@ def _steps_per_block(nfe: int | None, masked_per_block: torch.Tensor,
                      cap: bool = False) -> dict[int, int]:
     """Denoiser calls for each block that has [MASK]s: {block: steps}, in decoding order. With
     `cap`, nfe is a ceiling (one token per call at least): a block takes at most its tokens."""
+    masked_per_block = masked_per_block.cpu()  # one device sync here, not a few per block
     needed = [k for k in range(masked_per_block.shape[1]) if masked_per_block[:, k].any()]
     most = {k: int(masked_per_block[:, k].max()) for k in needed}
     if nfe is None or not needed:

@@ -26,13 +26,11 @@ from maskdiff.recipe import Recipe
 from maskdiff.results import Benchmark, markdown_table
 from maskdiff.stats import wilson
 
-from .train import RECIPES, SudokuData, run_recipe
+from .train import RECIPES, TRAIN_POOL, VALIDATION_POOL, SudokuData, run_recipe
 
 __all__ = ["ARMS", "arm_recipe", "BENCHMARK"]
 
 NFES = [5, 10, 20]
-VALIDATION_SIZE = 200
-TRAIN_POOL = 49_000  # the pool's first 49,000 puzzles train; the next VALIDATION_SIZE validate
 MIXTURE = {"bare": 0.2, "solver": 0.4, "random": 0.4}
 
 # arm -> (what it is, how it differs from the puzzle-state base recipe)
@@ -56,8 +54,7 @@ def arm_recipe(arm: str, steps: int, eval_every: int, pool: str | None = None) -
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}; choose from {sorted(ARMS)}")
     change = ARMS[arm][1]
-    data = SudokuData(source="pool", pool=pool, pool_size=TRAIN_POOL, validation="pool",
-                      validation_size=VALIDATION_SIZE, validation_nfes=NFES)
+    data = _pool_data(pool)
     if change.get("grids"):
         base = RECIPES["mdm"]
         data = replace(data, source="grids")
@@ -70,6 +67,13 @@ def arm_recipe(arm: str, steps: int, eval_every: int, pool: str | None = None) -
     train = replace(recipe.train, loss_weighting=change.get("weighting", "elbo"),
                     eval_every=eval_every, checkpoint_every=25)
     return replace(recipe, train=train)
+
+
+def _pool_data(pool: str | None) -> SudokuData:
+    """Every arm's data: the pool's first TRAIN_POOL puzzles train, the next VALIDATION_POOL
+    validate (at each of NFES)."""
+    return SudokuData(source="pool", pool=pool, pool_size=TRAIN_POOL, validation="pool",
+                      validation_size=VALIDATION_POOL, validation_nfes=NFES)
 
 
 def _train_arm(job: tuple) -> dict:
@@ -128,7 +132,7 @@ def run(args) -> tuple[list[dict], dict]:
                 share = final.get(f"{key}@{nfe}")
                 if share is None:
                     continue
-                total = VALIDATION_SIZE if split == "all" else solvable
+                total = VALIDATION_POOL if split == "all" else solvable
                 low, high = wilson(round(share * total), total)
                 rows.append({"kind": "final", "arm": arm, "nfe": nfe, "split": split,
                              "accuracy": share, "low": low, "high": high, "puzzles": total,
@@ -139,7 +143,7 @@ def run(args) -> tuple[list[dict], dict]:
             rows.append({"kind": "curve", "arm": arm, "step": point["step"],
                          "samples": point["step"] * record["train_config"]["batch_size"],
                          **{k: v for k, v in point.items() if "@" in k}})
-    meta = {"steps": args.steps, "validation_size": VALIDATION_SIZE, "train_pool": TRAIN_POOL,
+    meta = {"steps": args.steps, "validation_size": VALIDATION_POOL, "train_pool": TRAIN_POOL,
             "arms": {a: ARMS[a][0] for a in arms}, "workers": args.workers,
             "threads": args.threads}
     return rows, meta
@@ -149,9 +153,7 @@ def _solvable_count(args) -> int:
     from .generate import rate
     from .train import recipe_validation
 
-    data = SudokuData(source="pool", pool=args.pool, pool_size=TRAIN_POOL, validation="pool",
-                      validation_size=VALIDATION_SIZE)
-    return sum(rate(p) != "guessing" for p, _ in recipe_validation(data))
+    return sum(rate(p) != "guessing" for p, _ in recipe_validation(_pool_data(args.pool)))
 
 
 def _pct(x) -> str:

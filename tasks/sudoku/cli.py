@@ -256,8 +256,6 @@ def _solve_summary(answers, args, order: str, decoding: dict, seconds: float) ->
 
 
 def _pool(args) -> int:
-    from collections import Counter
-
     from .benchmark import load_buckets
     from .pool import build_pool, default_pool_path, drop_test_overlap, load_pool
 
