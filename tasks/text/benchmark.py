@@ -58,17 +58,21 @@ ROWS = {
     "bbc-block-vmd-b4": ("bbc-news", {"block_size": 4, **VMD}),
 }
 QUICK_STEPS = 6
+# Every row is trained with each of these seeds; tables show the mean and standard deviation.
+SEEDS = (0, 1, 2)
 
 # The VMD paper's text8 table (test perplexity; diffusion rows are bounds) and ratios to AR.
 PAPER_TEXT8 = {"ar": 2.603, "mdm": 3.498, "bd-b4": 2.873, "bd-b8": 3.126,
                "block-vmd-b4": 2.858, "block-vmd-b8": 3.125}
 
 
-def row_config(name: str, quick: bool = False) -> dict:
+def row_config(name: str, quick: bool = False, seed: int = 0) -> dict:
     """The recipe of one row, in file form (what `maskdiff train --config` reads)."""
     base, model = ROWS[name]
     config = {**BASES[base], "model": {**BASES[base]["model"], **model}}
     train = {**config["train"], **(VMD_TRAIN if model.get("latent_dim") else {})}
+    if seed:  # seed 0 is TrainConfig's default: its recipes (and run folders) stay as they were
+        train["seed"] = seed
     if quick:  # a smoke run: the recipe shortened by the one rule, light logging and evaluation
         train = asdict(shorten(TrainConfig(**train), QUICK_STEPS))
         train.update(checkpoint_every=3, eval_every=0, log_every=2)
@@ -77,10 +81,10 @@ def row_config(name: str, quick: bool = False) -> dict:
     return {**config, "train": train}
 
 
-def _run_row(name: str, runs: Path, quick: bool) -> dict:
-    folder = runs / name
+def _run_row(name: str, seed: int, runs: Path, quick: bool) -> dict:
+    folder = runs / (name if seed == 0 else f"{name}-seed{seed}")
     results = folder / "results.json"
-    config = row_config(name, quick)
+    config = row_config(name, quick, seed)
     if results.is_file():
         record = json.loads(results.read_text())
         if record.get("bench_config") == config:
@@ -102,10 +106,10 @@ def _run_row(name: str, runs: Path, quick: bool) -> dict:
         raise RuntimeError(f"text benchmark row {name} failed (exit {proc.returncode}); "
                            f"see {folder / 'train.log'}")
     record = json.loads(results.read_text())
-    record.update(name=name, bench_config=config,
+    record.update(name=name, seed=seed, bench_config=config,
                   wall_seconds_this_call=round(time.perf_counter() - t0, 1))
     results.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"  {name}: perplexity <= {record['ppl_bound']:.3f} "
+    print(f"  {name} seed {seed}: perplexity <= {record['ppl_bound']:.3f} "
           f"({record['train_seconds']:.0f}s training)", flush=True)
     return record
 
@@ -132,11 +136,32 @@ def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
     return record
 
 
+def over_seeds(rows: list[dict]) -> list[dict]:
+    """One record per row name: the first seed's record with ppl_bound replaced by the mean over
+    its seeds, plus ppl_sd (sample standard deviation; 0 for one seed), seeds and seed_bounds."""
+    by_name: dict[str, list[dict]] = {}
+    for r in rows:
+        by_name.setdefault(r["name"], []).append(r)
+    merged = []
+    for group in by_name.values():
+        bounds = [g["ppl_bound"] for g in group]
+        mean = sum(bounds) / len(bounds)
+        sd = (sum((b - mean) ** 2 for b in bounds) / (len(bounds) - 1)) ** 0.5 if len(bounds) > 1 else 0.0
+        merged.append({**group[0], "ppl_bound": mean, "ppl_sd": sd, "seeds": len(group),
+                       "seed_bounds": bounds})
+    return merged
+
+
+def _ppl(r: dict) -> str:
+    return f"{r['ppl_bound']:.3f}" + (f" +- {r['ppl_sd']:.3f}" if r.get("seeds", 1) > 1 else "")
+
+
 def markdown_table(rows: list[dict]) -> str:
+    rows = over_seeds(rows)
     ar = {r["corpus"]: r["ppl_bound"] for r in rows if r["block_size"] == 1}
     lines = ["| corpus | tokenizer | model | block size | params | steps | tokens seen | "
-             "test ppl (bound) | ratio to AR | paper text8 ratio | VMD objective ppl (not a bound) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "seeds | test ppl (bound) | ratio to AR | paper text8 ratio | VMD objective ppl (not a bound) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         key = r["name"].removeprefix("bbc-")
         ratio = r["ppl_bound"] / ar[r["corpus"]] if r["corpus"] in ar else float("nan")
@@ -146,27 +171,31 @@ def markdown_table(rows: list[dict]) -> str:
         objective = f"{r['vmd_objective_ppl']:.3f}" if "vmd_objective_ppl" in r else ""
         lines.append(f"| {r['corpus']} | {r['tokenizer']} | {r['method']} | {r['block_size']} | "
                      f"{r['num_parameters'] / 1e6:.2f}M | {r['steps']} | {r['tokens_seen']:,} | "
-                     f"{r['ppl_bound']:.3f} (+-{se:.3f} nats) | {ratio:.3f} | {paper} | "
+                     f"{r['seeds']} | {_ppl(r)} (+-{se:.3f} nats) | {ratio:.3f} | {paper} | "
                      f"{objective} |")
     return "\n".join(lines)
 
 
 def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
-                       only: list[str] | None = None) -> list[dict]:
-    """Train (or read back) every row; returns one record per row."""
+                       only: list[str] | None = None, seeds=SEEDS) -> list[dict]:
+    """Train (or read back) every row with every seed; returns one record per run."""
     names = only or list(ROWS)
     unknown = sorted(set(names) - set(ROWS))
     if unknown:
         raise ValueError(f"unknown benchmark rows {unknown}; choose from {list(ROWS)}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
-    print(f"Training {len(names)} text models ({'quick' if quick else 'full'} budget, "
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds must be distinct whole numbers >= 0, got {list(seeds)}")
+    print(f"Training {len(names)} text models x {len(seeds)} seeds "
+          f"({'quick' if quick else 'full'} budget, "
           f"{workers} workers); run folders under {runs}", flush=True)
     # Rows that only need re-evaluating load models in these threads; transformers' lazy
     # imports are not thread-safe, so resolve the one they use first.
     from transformers import AutoTokenizer  # noqa: F401
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda n: _run_row(n, runs, quick), names))
+        return list(pool.map(lambda job: _run_row(*job, runs, quick),
+                             [(n, s) for s in seeds for n in names]))
 
 
 def add_arguments(parser) -> None:
@@ -174,16 +203,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
     parser.add_argument("--runs", type=Path, default=Path("runs/text-bench"), help="run folders")
     parser.add_argument("--only", nargs="+", default=None, help="run only these rows (by name)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS),
+                        help=f"training seeds of every row (default {' '.join(map(str, SEEDS))})")
 
 
 def run(args) -> tuple[list[dict], dict]:
-    rows = run_text_benchmark(args.runs, quick=args.quick, workers=args.workers, only=args.only)
-    # a smoke run or a subset of rows is printed, never written over the results
-    return rows, {"smoke": bool(args.quick or args.only)}
+    rows = run_text_benchmark(args.runs, quick=args.quick, workers=args.workers, only=args.only,
+                              seeds=args.seeds)
+    # a smoke run or a subset of rows or seeds is printed, never written over the results
+    return rows, {"smoke": bool(args.quick or args.only or list(args.seeds) != list(SEEDS))}
 
 
 def headline(rows: list[dict], meta: dict) -> str:
     """Shakespeare rows: the bound and its ratio to AR, beside the paper's text8 ratio."""
+    rows = over_seeds(rows)
     ar = {r["corpus"]: r["ppl_bound"] for r in rows if r["block_size"] == 1}
     lines = ["| model (Shakespeare, char) | test perplexity (bound) | ratio to AR | paper text8 ratio |",
              "|---|---|---|---|"]
@@ -193,7 +226,7 @@ def headline(rows: list[dict], meta: dict) -> str:
         paper = PAPER_TEXT8.get(r["name"])
         paper = "" if paper is None else f"{paper / PAPER_TEXT8['ar']:.3f}"
         ratio = r["ppl_bound"] / ar["shakespeare"]
-        lines.append(f"| {r['method']} | {r['ppl_bound']:.3f} | {ratio:.3f} | {paper} |")
+        lines.append(f"| {r['method']} | {_ppl(r)} | {ratio:.3f} | {paper} |")
     return "\n".join(lines)
 
 
@@ -221,14 +254,15 @@ def render(rows: list[dict], meta: dict) -> str:
 
 def _comparisons(rows: list[dict]) -> str:
     """Block-VMD against block diffusion of the same block size, computed from the rows."""
-    by_name = {r["name"]: r for r in rows}
+    by_name = {r["name"]: r for r in over_seeds(rows)}
     lines = []
     for b in (4, 8):
         vmd, bd = by_name.get(f"block-vmd-b{b}"), by_name.get(f"bd-b{b}")
         if vmd and bd:
             verdict = "beats" if vmd["ppl_bound"] < bd["ppl_bound"] else "does not beat"
             lines.append(f"- Block-VMD b={b} {verdict} block diffusion b={b} here: "
-                         f"{vmd['ppl_bound']:.3f} against {bd['ppl_bound']:.3f} (valid bounds).")
+                         f"{_ppl(vmd)} against {_ppl(bd)} (valid bounds; mean +- standard "
+                         f"deviation over {vmd['seeds']} and {bd['seeds']} seeds).")
     return ("\n\n### Reading the numbers\n\n" + "\n".join(lines)) if lines else ""
 
 

@@ -1,0 +1,30 @@
+"""The text benchmark's seeds: each row's recipe per seed, and the tables' mean and spread."""
+
+import pytest
+
+from maskdiff.tasks.text.benchmark import headline, markdown_table, over_seeds, row_config
+
+
+def test_seed_zero_keeps_the_recipe_and_other_seeds_only_change_the_seed():
+    base = row_config("bd-b4")
+    assert "seed" not in base["train"]  # run folders of earlier seed-0 runs stay valid
+    other = row_config("bd-b4", seed=2)
+    assert other["train"].pop("seed") == 2 and other == base
+
+
+def _record(name, seed, ppl, block_size=4, corpus="shakespeare"):
+    return dict(name=name, seed=seed, ppl_bound=ppl, corpus=corpus, tokenizer="char",
+                method=name, block_size=block_size, num_parameters=500_000, steps=1500,
+                tokens_seen=3_072_000, nats_standard_error=0.01)
+
+
+def test_seeds_merge_into_mean_and_sample_standard_deviation():
+    rows = [_record("ar", 0, 5.0, 1)] + [_record("bd-b4", s, p, 4) for s, p in
+                                        ((0, 8.0), (1, 8.2), (2, 8.4))]
+    merged = {r["name"]: r for r in over_seeds(rows)}
+    assert merged["bd-b4"]["ppl_bound"] == pytest.approx(8.2)
+    assert merged["bd-b4"]["ppl_sd"] == pytest.approx(0.2)
+    assert merged["bd-b4"]["seeds"] == 3 and merged["ar"]["seeds"] == 1
+    table = markdown_table(rows)
+    assert "| 3 | 8.200 +- 0.200 (+-0.010 nats) | 1.640 |" in table
+    assert "| bd-b4 | 8.200 +- 0.200 | 1.640 | 1.104 |" in headline(rows, {})
