@@ -181,10 +181,12 @@ def _strategy_counts(rows, key) -> tuple[int, int]:
     return sum(round(r["accuracy"] * r["n"]) for r in picked), sum(r["n"] for r in picked)
 
 
-def latent_gap(rows: list[dict], order: str = "top-prob-margin") -> str:
+def latent_gap(rows: list[dict], order: str = "top-prob-margin",
+               training: dict | None = None) -> str:
     """VMD minus MDM on the strategy-solvable puzzles at each NFE, with Newcombe's 95% interval
     (the models' puzzles are the same, so the interval, made for independent samples, is
-    conservative)."""
+    conservative). With the models' training records, says whether they saw the same number of
+    training samples (the comparison the published gap makes) or not."""
     from maskdiff.stats import share_difference
 
     by_method = {}
@@ -203,6 +205,12 @@ def latent_gap(rows: list[dict], order: str = "top-prob-margin") -> str:
         diff, low, high = share_difference(k1, n1, k2, n2)
         lines.append(f"| {nfe} | {_pct(k2 / n2)} | {_pct(k1 / n1)} | {100 * diff:+.1f} "
                      f"[{100 * low:+.1f}, {100 * high:+.1f}] |")
+    records = {m: (training or {}).get(by_method[m]) for m in ("MDM", "VMD")}
+    if all(records.values()):
+        mdm, vmd = (records[m]["samples_seen"] for m in ("MDM", "VMD"))
+        lines += ["", f"Equal training compute: both models saw {mdm:,} training samples." if mdm == vmd
+                  else f"Not at equal training compute: MDM saw {mdm:,} training samples, VMD "
+                       f"{vmd:,}; the difference mixes the latent with the budget."]
     return "\n".join(lines) + "\n"
 
 
@@ -553,7 +561,7 @@ def render(rows: list[dict], meta: dict) -> str:
         + ", ".join(f"{b} {k}" for b, k in n.items()) + ".", "",
         markdown_report(rows, meta.get("throughput")).rstrip(), "",
         "![accuracy against NFE](../../benchmarks/results/sudoku.png)", ""]
-    gap = latent_gap(rows)
+    gap = latent_gap(rows, training=training)
     if gap:
         lines += [gap]
     if decodings:

@@ -1,6 +1,7 @@
 """Sudoku benchmark bookkeeping: accuracy counting, the strategy-solvable aggregate, the report,
 the plot, and the denoiser timer."""
 
+import pytest
 import torch
 
 from maskdiff import MaskedDiffusionModel
@@ -107,3 +108,20 @@ def test_learning_curves_of_the_models_come_from_their_training_records(tmp_path
     assert training_curves_table({"vmd": None}) == ""
     plot_training_curves(training, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_latent_gap_has_an_interval_and_says_whether_compute_was_equal():
+    from maskdiff.stats import share_difference
+    from maskdiff.tasks.sudoku.benchmark import latent_gap
+
+    rows = [dict(method=m, model=m.lower(), order="top-prob-margin", nfe=5, best_of=1, bucket=b,
+                 accuracy=a, n=100, seconds=1.0)
+            for m, a in (("MDM", 0.40), ("VMD", 0.50)) for b in ("singles", "strategies")]
+    diff, low, high = share_difference(100, 200, 80, 200)
+    assert f"| 5 | 40.0 | 50.0 | +10.0 [{100 * low:+.1f}, {100 * high:+.1f}] |" in latent_gap(rows)
+    assert diff == pytest.approx(0.1) and low < 0.1 < high
+    same = {"mdm": {"samples_seen": 1000}, "vmd": {"samples_seen": 1000}}
+    assert "Equal training compute: both models saw 1,000" in latent_gap(rows, training=same)
+    other = {"mdm": {"samples_seen": 4000}, "vmd": {"samples_seen": 1000}}
+    assert "Not at equal training compute: MDM saw 4,000" in latent_gap(rows, training=other)
+    assert "compute" not in latent_gap(rows, training={"mdm": None, "vmd": None})
