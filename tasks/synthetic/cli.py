@@ -1,7 +1,7 @@
 """`maskdiff synthetic ...`: the benchmark table, one model's training, one model's evaluation.
 
     maskdiff synthetic [bench] [--quick] [--datasets d1 d2 ...] [--out DIR]
-    maskdiff synthetic train --dataset d1 --method vmd --blocks 1 --out DIR [--steps N]
+    maskdiff synthetic train --dataset d1 --method vmd|vmd-onestep|mdm --blocks 1 --out DIR [--steps N]
     maskdiff synthetic eval --model DIR --dataset d1 --nfe 1 [--samples N] [--temperature T]
 """
 
@@ -46,15 +46,12 @@ def add_commands(subparsers) -> None:
 
 
 def _train(args) -> int:
-    from dataclasses import replace
-
     from .train import run_recipe, synthetic_recipe
 
     require_positive(steps=args.steps, blocks=args.blocks)
-    recipe = synthetic_recipe(args.dataset, args.method, args.blocks)
+    recipe = synthetic_recipe(args.dataset, args.method, args.blocks, seed=args.seed)
     if args.steps is not None:
         recipe = recipe.shortened(args.steps)
-    recipe = replace(recipe, train=replace(recipe.train, seed=args.seed))
     return _report(run_recipe(recipe, args.out), args.out)
 
 

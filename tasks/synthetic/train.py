@@ -30,7 +30,11 @@ from .datasets import get_dataset
 __all__ = ["METHODS", "SyntheticData", "synthetic_recipe", "train_model", "evaluate_model",
            "likelihood_numbers", "run_recipe"]
 
-METHODS = ("mdm", "vmd")
+METHODS = ("mdm", "vmd", "vmd-onestep")
+# Where one-step decoding lives: a block decoded in one call starts fully masked, so the one-step
+# recipe trains on t ~ U(ONE_STEP_T_MIN, 1) (no longer the ELBO, and not meant for many steps).
+ONE_STEP_T_MIN = 0.9
+ONE_STEP_STEPS = {"d1": 3000, "d2": 6000, "two-uniform": 3000, "two-nonuniform": 3000}
 
 
 @dataclass
@@ -43,15 +47,20 @@ class SyntheticData:
         get_dataset(self.dataset)  # names the known sets when unknown
 
 
-def synthetic_recipe(dataset: str, method: str, blocks: int = 1) -> Recipe:
+def synthetic_recipe(dataset: str, method: str, blocks: int = 1, seed: int = 0) -> Recipe:
     """The benchmark's recipe for one (dataset, method, number of blocks): a 2-layer, d=64
-    transformer; Block MDM trains 1,000 steps, VMD 3,000 (5,000 on the 2-token sets)."""
+    transformer; Block MDM trains 1,000 steps, VMD 3,000 (5,000 on the 2-token sets).
+
+    "vmd-onestep" is VMD trained for one call per block: t ~ U(0.9, 1), a 128-component mixture
+    prior, free bits of 1.5 nats per latent dimension and a higher learning rate. On D2 (B = 1,
+    one seed, 3,000 steps) each change moved one-step sampled accuracy from 21% (the VMD recipe):
+    t ~ U(0.9, 1) 73%, + mixture prior 74%, + free bits 79%, + lr 1e-2 93%."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     ds = get_dataset(dataset)
     if not isinstance(blocks, int) or blocks < 1 or ds.seq_len % blocks:
         raise ValueError(f"blocks={blocks} must divide the sequence length {ds.seq_len} of {dataset}")
-    vmd = method == "vmd"
+    vmd = method != "mdm"
     steps, kl_warmup = (1000, 0) if not vmd else (3000, 2000)
     # A small latent tiles the N(0, I) prior with fewer holes: d_z = 2 beat 16 on D1 (one-step
     # accuracy 85.6% vs 77.4% sampled, 98.6% vs 97.8% argmax, same budget). D2 holds two
@@ -63,7 +72,11 @@ def synthetic_recipe(dataset: str, method: str, blocks: int = 1) -> Recipe:
     model = ModelConfig(vocab_size=ds.vocab_size, seq_len=ds.seq_len, d_model=64, n_layers=2,
                         n_heads=4, block_size=ds.seq_len // blocks, latent_dim=latent_dim)
     train_config = TrainConfig(steps=steps, batch_size=256, lr=2e-3, warmup_steps=50,
-                               kl_warmup_steps=kl_warmup, seed=0, progress=False, log_every=100)
+                               kl_warmup_steps=kl_warmup, seed=seed, progress=False, log_every=100)
+    if method == "vmd-onestep":
+        model = replace(model, prior="mixture", prior_components=128)
+        train_config = replace(train_config, t_min=ONE_STEP_T_MIN, free_bits=1.5, lr=1e-2,
+                               steps=ONE_STEP_STEPS[ds.name], kl_warmup_steps=2000)
     return Recipe(task="synthetic", model=model, train=train_config,
                   sampler=SamplerConfig(order="random", temperature=1.0),
                   data=asdict(SyntheticData(ds.name)))
