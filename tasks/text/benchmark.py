@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,9 @@ ROWS = {
 QUICK_STEPS = 6
 # Every row is trained with each of these seeds; tables show the mean and standard deviation.
 SEEDS = (0, 1, 2)
+
+# The README's prompted sample: this row's seed-0 model continues this prompt, through the command.
+SAMPLE_ROW, SAMPLE_PROMPT = "block-vmd-b4", "to be or not to be"
 
 # The VMD paper's text8 table (test perplexity; diffusion rows are bounds) and ratios to AR.
 PAPER_TEXT8 = {"ar": 2.603, "mdm": 3.498, "bd-b4": 2.873, "bd-b8": 3.126,
@@ -198,6 +202,21 @@ def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
                              [(n, s) for s in seeds for n in names]))
 
 
+def prompted_sample(runs: Path, row: str = SAMPLE_ROW, prompt: str = SAMPLE_PROMPT) -> dict | None:
+    """Run the documented `maskdiff text generate` command on a row's seed-0 model and keep what
+    it printed (None when that model is not there)."""
+    folder = runs / row / "model"
+    if not (folder / "config.json").is_file():
+        return None
+    argv = ["text", "generate", "--model", os.path.relpath(folder), "--prompt", prompt]
+    proc = subprocess.run([sys.executable, "-m", "maskdiff", *argv], capture_output=True,
+                          text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"the prompted sample failed (exit {proc.returncode}): {proc.stderr}")
+    return {"row": row, "prompt": prompt, "command": "maskdiff " + shlex.join(argv),
+            "output": proc.stdout.rstrip("\n"), "summary": proc.stderr.strip().splitlines()[-1]}
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run (few steps), not the results")
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
@@ -211,7 +230,8 @@ def run(args) -> tuple[list[dict], dict]:
     rows = run_text_benchmark(args.runs, quick=args.quick, workers=args.workers, only=args.only,
                               seeds=args.seeds)
     # a smoke run or a subset of rows or seeds is printed, never written over the results
-    return rows, {"smoke": bool(args.quick or args.only or list(args.seeds) != list(SEEDS))}
+    return rows, {"smoke": bool(args.quick or args.only or list(args.seeds) != list(SEEDS)),
+                  "prompted_sample": prompted_sample(args.runs)}
 
 
 def headline(rows: list[dict], meta: dict) -> str:
@@ -227,7 +247,14 @@ def headline(rows: list[dict], meta: dict) -> str:
         paper = "" if paper is None else f"{paper / PAPER_TEXT8['ar']:.3f}"
         ratio = r["ppl_bound"] / ar["shakespeare"]
         lines.append(f"| {r['method']} | {_ppl(r)} | {ratio:.3f} | {paper} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + _sample_block(meta.get("prompted_sample"))
+
+
+def _sample_block(sample: dict | None) -> str:
+    if not sample:
+        return ""
+    return (f"\n\nA prompted sample ({sample['row']}, seed-0 model; {sample['summary']}):\n\n"
+            f"```\n$ {sample['command']}\n{sample['output']}\n```")
 
 
 def render(rows: list[dict], meta: dict) -> str:

@@ -28,3 +28,28 @@ def test_seeds_merge_into_mean_and_sample_standard_deviation():
     table = markdown_table(rows)
     assert "| 3 | 8.200 +- 0.200 (+-0.010 nats) | 1.640 |" in table
     assert "| bd-b4 | 8.200 +- 0.200 | 1.640 | 1.104 |" in headline(rows, {})
+
+
+def test_the_prompted_sample_is_what_the_documented_command_prints(tmp_path, monkeypatch):
+    import torch
+
+    from maskdiff.models import MaskedDiffusionModel, ModelConfig, save_model
+    from maskdiff.tasks.text.benchmark import _sample_block, prompted_sample
+    from maskdiff.tasks.text.tokenizers import char_tokenizer
+
+    monkeypatch.chdir(tmp_path)
+    assert prompted_sample(tmp_path / "runs") is None  # no model: no sample
+    tok = char_tokenizer()
+    folder = tmp_path / "runs" / "block-vmd-b4" / "model"
+    torch.manual_seed(0)
+    model = MaskedDiffusionModel(ModelConfig(vocab_size=len(tok), seq_len=24, d_model=16,
+                                             n_layers=1, n_heads=2, block_size=4))
+    save_model(model, folder, extra={"text": {"corpus": "none"}})
+    tok.save_pretrained(str(folder / "tokenizer"))
+    sample = prompted_sample(tmp_path / "runs", prompt="to be")
+    assert sample["command"] == ("maskdiff text generate --model runs/block-vmd-b4/model "
+                                 "--prompt 'to be'")
+    assert sample["output"].startswith("to be") and len(sample["output"]) <= 24  # the context
+    assert "denoiser calls" in sample["summary"]
+    block = _sample_block(sample)
+    assert f"$ {sample['command']}\n{sample['output']}\n```" in block
