@@ -25,7 +25,7 @@ import torch
 from . import kernels
 from .models import MaskedDiffusionModel
 from .models.diffusion_model import Layout
-from .models.latent import latent_kl
+from .models.latent import DiagonalGaussian, latent_kl
 from .process import check_tokens, mask_tokens, sample_times
 from .schedules import Schedule, resolve_schedule
 
@@ -180,6 +180,7 @@ def diffusion_loss(
     maskable: torch.Tensor | None = None,
     beta: float = 1.0,
     free_bits: float = 0.0,
+    fit_prior: bool = False,
     generator: torch.Generator | None = None,
     antithetic: bool = True,
     t_min: float = 1e-4,
@@ -194,6 +195,9 @@ def diffusion_loss(
     x0: (B, L) clean ids; maskable: (B, L) bool, False at conditioning positions (never masked,
     never scored). beta scales the KL (annealing); free_bits (nats per latent dimension and block)
     stops the KL of a dimension from being pushed below that floor. Neither changes `bound`.
+    fit_prior: where the floor holds, the KL gives no gradient at all, so a learned prior would
+    stop following the posteriors; with fit_prior the prior still fits them there (the gradient
+    of KL(sg(q) || p) with respect to the prior only; the loss value is unchanged).
     noise: pre-drawn randomness (see `draw_training_noise`); without it, t, masks and latent
     noise are drawn here from `generator`, in the same order. schedule: a Schedule or its name;
     None uses the model's own (`ModelConfig.schedule`). masked: a noised state chosen by the
@@ -218,7 +222,8 @@ def diffusion_loss(
         z = q.sample(generator) if noise is None else q.reparameterise(noise.latent_eps)
         # (B, num_blocks, d_z) exactly for a Gaussian prior, (B, num_blocks, 1) estimated at z
         # for a mixture (see latent_kl)
-        kl_blocks = latent_kl(q, model.prior(noised.layout), z)
+        prior = model.prior(noised.layout)
+        kl_blocks = latent_kl(q, prior, z)
 
     hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None, z)
     rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
@@ -245,6 +250,11 @@ def diffusion_loss(
     kl_train = kl
     if free_bits > 0:
         floor = free_bits * cfg.latent_dim / kl_blocks.shape[-1]  # per dimension, or per block
-        kl_train = (block_w * kl_blocks.clamp_min(floor).sum(-1)).sum() / n_tokens
+        held = kl_blocks.clamp_min(floor)
+        if fit_prior:
+            fixed_q = DiagonalGaussian(q.mean.detach(), q.logvar.detach())
+            to_prior = latent_kl(fixed_q, prior, z.detach())
+            held = torch.where(kl_blocks < floor, floor + to_prior - to_prior.detach(), kl_blocks)
+        kl_train = (block_w * held.sum(-1)).sum() / n_tokens
     loss = recon + beta * kl_train
     return LossOutput(loss, nll.detach(), kl.detach(), (nll + kl).detach(), n_tokens)

@@ -75,7 +75,9 @@ class TrainConfig:
     the returned model use the EMA weights. log_with: accelerate tracker names (e.g. "tensorboard")
     or "all" for every installed one. The noise schedule is the model's (`ModelConfig.schedule`).
     loss_weighting: "elbo" (w(t) per masked token: the bound) or "per-cell" (mean cross-entropy
-    over masked tokens); see `maskdiff.objectives.diffusion_loss`."""
+    over masked tokens); see `maskdiff.objectives.diffusion_loss`. free_bits: a floor on each
+    latent dimension's KL (nats); fit_prior: a learned prior keeps fitting the posteriors where
+    that floor holds (see `diffusion_loss`)."""
 
     steps: int = 2000
     batch_size: int = 128
@@ -92,6 +94,7 @@ class TrainConfig:
     t_max: float = 1.0  # with t_min, a training focus on some mask ratios (no longer the ELBO)
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
+    fit_prior: bool = False
     loss_weighting: str = "elbo"
     seed: int = 0
     checkpoint_every: int = 0
@@ -145,15 +148,18 @@ class DiffusionObjective(nn.Module):
     loss's forward pass runs through the wrapper's hooks (mixed precision, gradient sync). The
     loss uses the model's own noise schedule."""
 
-    def __init__(self, model: MaskedDiffusionModel, free_bits: float, weighting: str = "elbo"):
+    def __init__(self, model: MaskedDiffusionModel, free_bits: float, weighting: str = "elbo",
+                 fit_prior: bool = False):
         super().__init__()
         self.model, self.free_bits, self.weighting = model, free_bits, weighting
+        self.fit_prior = fit_prior
         self.schedule = get_schedule(model.config.schedule)
 
     def forward(self, x0: torch.Tensor, maskable: torch.Tensor | None, noise: TrainingNoise,
                 beta: float, masked: torch.Tensor | None = None):
         out = diffusion_loss(self.model, x0, self.schedule, maskable=maskable, beta=beta,
-                             free_bits=self.free_bits, noise=noise, masked=masked,
+                             free_bits=self.free_bits, fit_prior=self.fit_prior, noise=noise,
+                             masked=masked,
                              weighting=self.weighting)
         return out.loss, out.nll, out.kl, out.bound
 
@@ -362,7 +368,8 @@ class _Run:
                 self.history.append({"step": self.start_step, "resumed_with": {
                     k: {"was": old, "now": new} for k, (old, new) in resumed[1].items()}})
         self.objective, self.optimizer = accelerator.prepare(
-            DiffusionObjective(model, config.free_bits, config.loss_weighting), self.optimizer)
+            DiffusionObjective(model, config.free_bits, config.loss_weighting, config.fit_prior),
+            self.optimizer)
         # The EMA's parameters: those of the EMA copy, or under FSDP shards laid out like the
         # model's (the copy then stays on the CPU, the target of `_plain(ema=True)`).
         self.ema_params = None

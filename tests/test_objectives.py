@@ -152,3 +152,31 @@ def test_a_batch_checks_its_chosen_state():
         Batch(x0, masked=torch.zeros(2, 3))
     with pytest.raises(ValueError, match="not maskable"):
         Batch(x0, maskable=torch.zeros(2, 3, dtype=torch.bool), masked=torch.ones(2, 3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("prior", ["mixture", "learned"])
+def test_under_the_free_bits_floor_fit_prior_moves_only_the_prior(prior):
+    model = tiny_model(vocab_size=5, seq_len=4, latent_dim=2, prior=prior)
+    x0 = torch.randint(0, 5, (16, 4), generator=torch.Generator().manual_seed(0))
+    named = dict(model.named_parameters())
+    prior_names = [n for n in named if "prior" in n]
+    encoder_names = [n for n in named if "encoder" in n and "prior" not in n]
+    assert prior_names and encoder_names
+    grads, losses = {}, {}
+    for fit in (False, True):
+        model.zero_grad()
+        torch.manual_seed(0)
+        # a floor far above any KL: the KL term holds at the floor for every block
+        out = diffusion_loss(model, x0, get_schedule("linear"), free_bits=50.0, fit_prior=fit,
+                             t=torch.full((16,), 0.8))
+        out.loss.backward()
+        losses[fit] = float(out.loss.detach())
+        grads[fit] = {n: (named[n].grad.clone() if named[n].grad is not None
+                          else torch.zeros_like(named[n])) for n in prior_names + encoder_names}
+    assert losses[True] == pytest.approx(losses[False])  # the loss value is unchanged
+    # the reconstruction never reaches the prior, and the floor stops the KL's gradient: no
+    # learning at all; with fit_prior the prior keeps fitting the posteriors
+    assert all(float(grads[False][n].abs().sum()) == 0 for n in prior_names)
+    assert any(float(grads[True][n].abs().sum()) > 0 for n in prior_names)
+    for n in encoder_names:  # and the encoder is not pulled towards the prior
+        torch.testing.assert_close(grads[True][n], grads[False][n])
