@@ -180,7 +180,7 @@ def diffusion_loss(
     maskable: torch.Tensor | None = None,
     beta: float = 1.0,
     free_bits: float = 0.0,
-    fit_prior: bool = False,
+    fit_prior: bool = True,
     generator: torch.Generator | None = None,
     antithetic: bool = True,
     t_min: float = 1e-4,

@@ -94,7 +94,7 @@ class TrainConfig:
     t_max: float = 1.0  # with t_min, a training focus on some mask ratios (no longer the ELBO)
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
-    fit_prior: bool = False
+    fit_prior: bool = True
     loss_weighting: str = "elbo"
     seed: int = 0
     checkpoint_every: int = 0
@@ -149,7 +149,7 @@ class DiffusionObjective(nn.Module):
     loss uses the model's own noise schedule."""
 
     def __init__(self, model: MaskedDiffusionModel, free_bits: float, weighting: str = "elbo",
-                 fit_prior: bool = False):
+                 fit_prior: bool = True):
         super().__init__()
         self.model, self.free_bits, self.weighting = model, free_bits, weighting
         self.fit_prior = fit_prior

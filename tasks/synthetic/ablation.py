@@ -37,12 +37,16 @@ ARMS: dict[str, tuple[str, dict, dict]] = {
                 {"t_min": ONE_STEP_T_MIN}),
     "mixture": ("+ a 128-component mixture prior", {"prior": "mixture", "prior_components": 128},
                 {}),
-    "free-bits": ("+ free bits, 1.5 nats per latent dimension", {}, {"free_bits": 1.5}),
-    "lr": ("+ lr 1e-2 (the one-step recipe at these steps)", {}, {"lr": 1e-2}),
+    "free-bits": ("+ free bits, 1.5 nats per latent dimension (the prior frozen under the floor)",
+                  {}, {"free_bits": 1.5, "fit_prior": False}),
+    "fit-prior": ("+ the prior keeps fitting the posteriors under the floor", {},
+                  {"fit_prior": True}),
+    "lr": ("+ lr 1e-2: the one-step recipe", {}, {"lr": 1e-2}),
 }
 # changes tried on top of the last arm and not kept
 BRANCHES: dict[str, tuple[str, dict, dict]] = {
     "lr-2e-2": ("lr 2e-2 instead (not kept)", {}, {"lr": 2e-2}),
+    "free-bits-3": ("free bits 3 nats per dimension instead (not kept)", {}, {"free_bits": 3.0}),
     "ema": ("+ EMA of the weights, decay 0.99 (not kept)", {}, {"ema_decay": 0.99}),
 }
 

@@ -11,16 +11,17 @@ def test_the_one_step_recipe_runs_on_the_4_token_sets_over_seeds():
     jobs = jobs_for(["d2", "two-uniform"])
     one_step = [j for j in jobs if j["method"] == "vmd-onestep"]
     assert [(j["dataset"], j["blocks"], j["nfes"], j["seed"]) for j in one_step] == [
-        ("d2", 1, [1], s) for s in ONE_STEP_SEEDS]
+        ("d2", 2, [2, 4], 0)] + [("d2", 1, [1, 4], s) for s in ONE_STEP_SEEDS]
     assert len(set(ONE_STEP_SEEDS)) >= 3
     assert {j["recipe"]["train"]["seed"] for j in one_step} == set(ONE_STEP_SEEDS)
     train = one_step[0]["recipe"]["train"]
-    assert train["t_min"] == ONE_STEP_T_MIN and train["free_bits"] > 0
+    assert train["t_min"] == ONE_STEP_T_MIN and train["free_bits"] > 0 and train["fit_prior"]
     assert one_step[0]["recipe"]["model"]["prior"] == "mixture"
-    # the paper's recipes keep one seed and the whole range of t
+    # the 2-token sets keep the paper's recipe: one seed, the whole range of t
     plain = [j for j in jobs if j["method"] == "vmd"]
-    assert {j["recipe"]["train"]["t_min"] for j in plain} == {1e-4}
-    assert len([j for j in jobs_for(["d2"], quick=True) if j["method"] == "vmd-onestep"]) == 1
+    assert [(j["dataset"], j["seed"]) for j in plain] == [("two-uniform", 0)]
+    assert plain[0]["recipe"]["train"]["t_min"] == 1e-4
+    assert len([j for j in jobs_for(["d2"], quick=True) if j["method"] == "vmd-onestep"]) == 2
 
 
 def test_a_bad_method_is_named():
@@ -47,8 +48,9 @@ def test_seeds_merge_into_mean_and_sample_standard_deviation():
 
 
 def test_the_headline_shows_the_one_step_recipe_beside_the_paper():
-    rows = [_row("mdm", 0, 0.011, 7.5), _row("vmd", 0, 0.2, 2.5), _row("vmd", 0, 0.78, 8.0, "argmax")]
+    rows = [_row("mdm", 0, 0.011, 7.5)]
     rows += [_row("vmd-onestep", s, a, 0.1) for s, a in ((0, 0.94), (1, 0.96))]
+    rows += [_row("vmd-onestep", s, 0.99, 0.05, "argmax") for s in (0, 1)]
     line = headline(rows, {}).splitlines()[2]
-    assert line == ("| d2 | 1 | 1 | 1.1% (1.0%) | 20.0% | 78.0% | 95.0% +- 1.4% (0.100), 2 seeds "
-                    "| 80.0% (0.268) |")
+    assert line == ("| d2 | 1 | 1 | 1.1% (1.0%) | one-step, 2 seeds | 95.0% +- 1.4% (0.100) "
+                    "| 99.0% +- 0.0% | 80.0% (0.268) |")
