@@ -1,7 +1,7 @@
 """D2 in one step: the VMD one-step recipe built up one change at a time, each arm trained and
 decoded in one call, with the latent's diagnostics.
 
-    python benchmarks/synthetic_onestep.py --workers 2     # every arm, about 8 minutes on 2 cores
+    python benchmarks/synthetic_onestep.py --workers 2     # every arm, about 11 minutes on 2 cores
     python benchmarks/synthetic_onestep.py --render        # rebuild the page from the data file
 
 Writes benchmarks/results/synthetic_onestep.json and docs/results/synthetic_onestep.md.

@@ -353,8 +353,11 @@ class _Run:
         if config.ema_decay > 0:
             self.ema = copy.deepcopy(model).eval().requires_grad_(False)
         self.host = copy.deepcopy(model).requires_grad_(False) if self.sharded else None
+        # The fused kernel is several times faster than the per-tensor loop on the CPU (a few
+        # percent of a small model's step); FSDP's sharded parameters keep the default.
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                           weight_decay=config.weight_decay, betas=(0.9, 0.99))
+                                           weight_decay=config.weight_decay, betas=(0.9, 0.99),
+                                           fused=None if self.sharded else True)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.start_step, self.history, self.elapsed, self.running = 0, [], 0.0, None
         if resumed is not None:

@@ -115,22 +115,24 @@ def latent_kl(q: DiagonalGaussian, p: DiagonalGaussian | GaussianMixture,
 
 
 class MixturePrior(nn.Module):
-    """A learned mixture of `components` Gaussians over z, the same for every block: a prior that
-    can put its mass where the posteriors are (clusters) instead of a single N(0, I) whose
-    holes decode to nothing. Starts as equal-weight components around N(0, I)."""
+    """A learned mixture of `components` Gaussians over z for each block position: a prior that
+    can put its mass where the posteriors are (clusters) instead of a single N(0, I) whose holes
+    decode to nothing. Each block has its own mixture, so a block whose content the earlier blocks
+    already fix (its posteriors carry nothing) does not pull the components of a block that
+    carries the sequence's choices. Starts as equal-weight components around N(0, I)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        k, d = config.prior_components, config.latent_dim
-        self.logits = nn.Parameter(torch.zeros(k))
-        self.means = nn.Parameter(torch.randn(k, d))
-        self.logvars = nn.Parameter(torch.zeros(k, d))
+        n, k, d = config.num_blocks, config.prior_components, config.latent_dim
+        self.logits = nn.Parameter(torch.zeros(n, k))
+        self.means = nn.Parameter(torch.randn(n, k, d))
+        self.logvars = nn.Parameter(torch.zeros(n, k, d))
 
     def forward(self, batch_size: int, blocks: int) -> GaussianMixture:
-        shape = (batch_size, blocks)
-        return GaussianMixture(self.logits.expand(*shape, -1),
-                               self.means.expand(*shape, -1, -1),
-                               self.logvars.clamp(-16.0, 8.0).expand(*shape, -1, -1))
+        """The first `blocks` blocks' mixtures, for each of batch_size sequences."""
+        return GaussianMixture(self.logits[:blocks].expand(batch_size, -1, -1),
+                               self.means[:blocks].expand(batch_size, -1, -1, -1),
+                               self.logvars[:blocks].clamp(-16.0, 8.0).expand(batch_size, -1, -1, -1))
 
 
 def pool_blocks(h: torch.Tensor, block_size: int) -> torch.Tensor:
