@@ -72,11 +72,12 @@ def test_committed_pages_are_what_the_data_renders(tmp_path):
     from maskdiff.results import render_page
     from maskdiff.tasks.sudoku.ablation import BENCHMARK as SUDOKU_RECIPES
     from maskdiff.tasks.sudoku.benchmark import BENCHMARK as SUDOKU
+    from maskdiff.tasks.synthetic.ablation import BENCHMARK as SYNTHETIC_ONESTEP
     from maskdiff.tasks.synthetic.benchmark import BENCHMARK as SYNTHETIC
     from maskdiff.tasks.text.benchmark import BENCHMARK as TEXT
 
     root = Path(__file__).resolve().parents[1]
-    for bench in (SUDOKU, SUDOKU_RECIPES, SYNTHETIC, TEXT):
+    for bench in (SUDOKU, SUDOKU_RECIPES, SYNTHETIC, SYNTHETIC_ONESTEP, TEXT):
         rows, meta = read_results(root / "benchmarks" / "results" / f"{bench.name}.json")
         page = (root / "docs" / "results" / f"{bench.name}.md").read_text()
         assert page == render_page(bench, rows, meta), f"docs/results/{bench.name}.md is stale"
