@@ -251,7 +251,7 @@ def diffusion_loss(
     if free_bits > 0:
         floor = free_bits * cfg.latent_dim / kl_blocks.shape[-1]  # per dimension, or per block
         held = kl_blocks.clamp_min(floor)
-        if fit_prior:
+        if fit_prior and cfg.prior != "standard":  # N(0, I) has nothing to fit: no extra work
             fixed_q = DiagonalGaussian(q.mean.detach(), q.logvar.detach())
             to_prior = latent_kl(fixed_q, prior, z.detach())
             held = torch.where(kl_blocks < floor, floor + to_prior - to_prior.detach(), kl_blocks)

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shlex
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from .hardware import hardware_description, software_versions
 
 __all__ = ["Benchmark", "run_benchmark", "benchmark_main", "add_benchmark_command",
            "write_results", "read_results", "run_metadata", "replace_readme_block",
-           "markdown_table", "render_page"]
+           "markdown_table", "render_page", "merge_seeds"]
 
 Rows = list[dict]
 
@@ -107,6 +108,24 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def merge_seeds(rows: Rows, key: Callable[[dict], object], fields: tuple[str, ...]) -> Rows:
+    """One row per key: rows trained with several seeds become the first one with each of
+    `fields` (where present) replaced by its mean over them, the sample standard deviation in
+    `<field>_sd`, and the number of seeds in `seeds`; a single row passes through with seeds 1."""
+    groups: dict[object, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    merged = []
+    for group in groups.values():
+        row = dict(group[0], seeds=len(group))
+        if len(group) > 1:
+            for field in [f for f in fields if f in row]:
+                values = [g[field] for g in group]
+                row[field], row[f"{field}_sd"] = statistics.fmean(values), statistics.stdev(values)
+        merged.append(row)
+    return merged
 
 
 def _provenance(meta: dict, data_name: str) -> str:

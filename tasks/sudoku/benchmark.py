@@ -434,14 +434,19 @@ def _curves(training: dict) -> dict[str, list[dict]]:
             if rec and rec.get("validation_curve")}
 
 
+def _curve_nfes(curves) -> list[int]:
+    """The NFEs a set of validation curves were evaluated at (their "solvable@N" keys)."""
+    return sorted({int(k.split("@")[1]) for curve in curves for point in curve for k in point
+                   if k.startswith("solvable@")})
+
+
 def training_curves_table(training: dict) -> str:
     """The validation evaluations each model's training run recorded (strategy-solvable share of
     the run's validation puzzles at each NFE), against training samples seen."""
     curves = _curves(training)
     if not curves:
         return ""
-    nfes = sorted({int(k.split("@")[1]) for c in curves.values() for p in c for k in p
-                   if k.startswith("solvable@")})
+    nfes = _curve_nfes(curves.values())
     lines = ["| model | step | samples seen | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
              "|---|---|---|" + "---|" * len(nfes)]
     for name, curve in curves.items():
@@ -459,8 +464,7 @@ def plot_training_curves(training: dict, path: str | Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, curve in _curves(training).items():
-        nfes = sorted({int(k.split("@")[1]) for p in curve for k in p if k.startswith("solvable@")})
-        for n in nfes:
+        for n in _curve_nfes([curve]):
             pts = [(p["samples"], p[f"solvable@{n}"]) for p in curve if f"solvable@{n}" in p]
             ax.plot([x for x, _ in pts], [100 * y for _, y in pts], marker=".",
                     linestyle="-" if name == "mdm" else "--", label=f"{name} NFE {n}")

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import torch
 
 from maskdiff.recipe import Recipe
-from maskdiff.results import Benchmark
+from maskdiff.results import Benchmark, merge_seeds
 
 from .datasets import KL_SMOOTHING, get_dataset
 from .train import evaluate_model, likelihood_numbers, synthetic_recipe, train_model
@@ -163,23 +163,10 @@ def _label(method: str) -> str:
 
 
 def over_seeds(rows: list[dict]) -> list[dict]:
-    """One row per (set, B, NFE, method, tokens, protocol): rows trained with several seeds are
-    merged into their mean, with the sample standard deviation in `<field>_sd` and the number of
-    seeds in `seeds`; single rows pass through with seeds = 1."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        key = (r["dataset"], r["blocks"], r["nfe"], r["method"], r["decoding"],
-               r.get("protocol", "fixed"))
-        groups.setdefault(key, []).append(r)
-    merged = []
-    for group in groups.values():
-        row = dict(group[0], seeds=len(group))
-        if len(group) > 1:
-            for field in [f for f in ("accuracy", "kl", "tv", "nfe_used") if f in row]:
-                values = torch.tensor([g[field] for g in group], dtype=torch.float64)
-                row[field], row[f"{field}_sd"] = float(values.mean()), float(values.std())
-        merged.append(row)
-    return merged
+    """One row per (set, B, NFE, method, tokens, protocol), seeds merged (see `merge_seeds`)."""
+    return merge_seeds(rows, lambda r: (r["dataset"], r["blocks"], r["nfe"], r["method"],
+                                        r["decoding"], r.get("protocol", "fixed")),
+                       ("accuracy", "kl", "tv", "nfe_used"))
 
 
 def _spread(r: dict, field: str, fmt) -> str:

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from maskdiff.recipe import shorten
-from maskdiff.results import Benchmark
+from maskdiff.results import Benchmark, merge_seeds
 from maskdiff.training import TrainConfig
 
 __all__ = ["ROWS", "BASES", "run_text_benchmark", "markdown_table", "row_config", "BENCHMARK"]
@@ -141,23 +141,13 @@ def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
 
 
 def over_seeds(rows: list[dict]) -> list[dict]:
-    """One record per row name: the first seed's record with ppl_bound replaced by the mean over
-    its seeds, plus ppl_sd (sample standard deviation; 0 for one seed), seeds and seed_bounds."""
-    by_name: dict[str, list[dict]] = {}
-    for r in rows:
-        by_name.setdefault(r["name"], []).append(r)
-    merged = []
-    for group in by_name.values():
-        bounds = [g["ppl_bound"] for g in group]
-        mean = sum(bounds) / len(bounds)
-        sd = (sum((b - mean) ** 2 for b in bounds) / (len(bounds) - 1)) ** 0.5 if len(bounds) > 1 else 0.0
-        merged.append({**group[0], "ppl_bound": mean, "ppl_sd": sd, "seeds": len(group),
-                       "seed_bounds": bounds})
-    return merged
+    """One record per row name, seeds merged (see `merge_seeds`): ppl_bound is the mean over
+    the seeds, ppl_bound_sd their sample standard deviation."""
+    return merge_seeds(rows, lambda r: r["name"], ("ppl_bound",))
 
 
 def _ppl(r: dict) -> str:
-    return f"{r['ppl_bound']:.3f}" + (f" +- {r['ppl_sd']:.3f}" if r.get("seeds", 1) > 1 else "")
+    return f"{r['ppl_bound']:.3f}" + (f" +- {r['ppl_bound_sd']:.3f}" if "ppl_bound_sd" in r else "")
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -23,7 +23,7 @@ def test_seeds_merge_into_mean_and_sample_standard_deviation():
                                         ((0, 8.0), (1, 8.2), (2, 8.4))]
     merged = {r["name"]: r for r in over_seeds(rows)}
     assert merged["bd-b4"]["ppl_bound"] == pytest.approx(8.2)
-    assert merged["bd-b4"]["ppl_sd"] == pytest.approx(0.2)
+    assert merged["bd-b4"]["ppl_bound_sd"] == pytest.approx(0.2)
     assert merged["bd-b4"]["seeds"] == 3 and merged["ar"]["seeds"] == 1
     table = markdown_table(rows)
     assert "| 3 | 8.200 +- 0.200 (+-0.010 nats) | 1.640 |" in table
