@@ -35,7 +35,10 @@ class Pairs:
 
     def sample(self, batch_size, generator):
         if self.left == 0:
-            raise SystemExit("killed")  # as a killed run stops: no final checkpoint
+            # Said before exiting: when one rank leaves, the launcher may stop the other (and a
+            # rank's teardown may abort) before an exit message would be printed.
+            print("killed", file=sys.stderr, flush=True)
+            raise SystemExit(1)  # as a killed run stops: no final checkpoint
         if self.left is not None:
             self.left -= 1
         return Batch(self.sequences[torch.randint(0, 100, (batch_size,), generator=generator)])
