@@ -32,7 +32,8 @@ from .schedules import Schedule, resolve_schedule
 WEIGHTINGS = ("elbo", "per-cell")
 
 __all__ = ["WEIGHTINGS", "LossOutput", "NoisedBatch", "TrainingNoise", "draw_times", "draw_training_noise",
-           "noise_batch", "diffusion_loss", "kl_weight"]
+           "noise_batch", "diffusion_loss", "kl_weight", "BlockLosses",
+           "loss_per_block"]
 
 
 @dataclass
@@ -208,27 +209,11 @@ def diffusion_loss(
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    cfg = model.config
-    schedule = resolve_schedule(schedule, cfg.schedule)
-    if noise is not None:
-        t = noise.t
-    noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
-                         antithetic=antithetic, t_min=t_min, t_max=t_max,
-                         mask_u=None if noise is None else noise.mask_u, masked=masked)
-    weight = schedule.weight(noised.t)  # (B, num_blocks)
-    z = kl_blocks = None
-    if cfg.is_vmd:
-        q = model.posterior(x0, noised.masked)
-        z = q.sample(generator) if noise is None else q.reparameterise(noise.latent_eps)
-        # (B, num_blocks, d_z) exactly for a Gaussian prior, (B, num_blocks, 1) estimated at z
-        # for a mixture (see latent_kl)
-        prior = model.prior(noised.layout)
-        kl_blocks = latent_kl(q, prior, z)
-
-    hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None, z)
-    rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
-    block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
-    row_weight = weight[:, block_of][noised.masked]
+    terms = _elbo_terms(model, x0, schedule, maskable=maskable, generator=generator,
+                        antithetic=antithetic, t_min=t_min, t_max=t_max, t=t, noise=noise,
+                        masked=masked)
+    cfg, noised, rows, row_weight = model.config, terms.noised, terms.rows, terms.row_weight
+    q, prior, z, kl_blocks = terms.q, terms.prior, terms.z, terms.kl_blocks
     n_tokens = int(maskable.sum()) if maskable is not None else x0.numel()
     n_tokens = max(n_tokens, 1)
     if weighting == "elbo":
@@ -243,9 +228,7 @@ def diffusion_loss(
         zero = nll.new_zeros(())
         return LossOutput(recon, nll.detach(), zero, nll.detach(), n_tokens)
 
-    # A block with nothing masked needs no latent; its KL is left out (the bound still holds).
-    has_masked = noised.masked.view(x0.shape[0], cfg.num_blocks, cfg.block_size).any(-1)
-    block_w = weight * has_masked
+    block_w = terms.kl_weight
     kl = (block_w * kl_blocks.sum(-1)).sum() / n_tokens
     kl_train = kl
     if free_bits > 0:
@@ -258,3 +241,84 @@ def diffusion_loss(
         kl_train = (block_w * held.sum(-1)).sum() / n_tokens
     loss = recon + beta * kl_train
     return LossOutput(loss, nll.detach(), kl.detach(), (nll + kl).detach(), n_tokens)
+
+
+@dataclass
+class _ElboTerms:
+    noised: NoisedBatch
+    weight: torch.Tensor  # (B, num_blocks): w(t_k)
+    rows: torch.Tensor  # (R, V + 1): the head's logits at the masked positions
+    row_weight: torch.Tensor  # (R,): w(t) of each masked position's block
+    q: DiagonalGaussian | None = None
+    prior: object = None
+    z: torch.Tensor | None = None
+    kl_blocks: torch.Tensor | None = None  # (B, num_blocks, d_z or 1)
+
+    @property
+    def kl_weight(self) -> torch.Tensor:
+        """(B, num_blocks): w(t_k), and 0 for a block with nothing masked (it needs no latent;
+        leaving its KL out keeps the bound)."""
+        B, nb = self.weight.shape
+        has_masked = self.noised.masked.view(B, nb, -1).any(-1)
+        return self.weight * has_masked
+
+
+def _elbo_terms(model: MaskedDiffusionModel, x0: torch.Tensor, schedule, *, maskable, generator,
+                antithetic, t_min, t_max, t, noise, masked) -> _ElboTerms:
+    """One Monte Carlo draw of the noised state (and z) and the denoiser's logits on it: what
+    `diffusion_loss` and `loss_per_block` aggregate."""
+    cfg = model.config
+    schedule = resolve_schedule(schedule, cfg.schedule)
+    if noise is not None:
+        t = noise.t
+    noised = noise_batch(model, x0, schedule, maskable=maskable, t=t, generator=generator,
+                         antithetic=antithetic, t_min=t_min, t_max=t_max,
+                         mask_u=None if noise is None else noise.mask_u, masked=masked)
+    weight = schedule.weight(noised.t)  # (B, num_blocks)
+    terms = {}
+    if cfg.is_vmd:
+        q = model.posterior(x0, noised.masked)
+        z = q.sample(generator) if noise is None else q.reparameterise(noise.latent_eps)
+        prior = model.prior(noised.layout)
+        # (B, num_blocks, d_z) exactly for a Gaussian prior, (B, num_blocks, 1) estimated at z
+        # for a mixture (see latent_kl)
+        terms = dict(q=q, prior=prior, z=z, kl_blocks=latent_kl(q, prior, z))
+    hidden = model.hidden(noised.layout, noised.t if cfg.time_conditioning else None,
+                          terms.get("z"))
+    rows = model.head(hidden[noised.masked])  # (R, V + 1): masked positions only
+    block_of = torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size
+    row_weight = weight[:, block_of][noised.masked]
+    return _ElboTerms(noised, weight, rows, row_weight, **terms)
+
+
+@dataclass
+class BlockLosses:
+    """The objective split by block, in nats per token of the block (sums over the batch of one
+    Monte Carlo draw; divide by `sequences`). reconstruction: w(t_k) times the cross-entropy of
+    block k's masked tokens; kl: w(t_k) KL(q(z_k) || p(z_k)) (zeros without a latent). Their
+    sum over blocks, times block_size / L, is `diffusion_loss(...).bound`."""
+
+    reconstruction: torch.Tensor  # (num_blocks,)
+    kl: torch.Tensor  # (num_blocks,)
+    sequences: int
+
+
+@torch.no_grad()
+def loss_per_block(model: MaskedDiffusionModel, x0: torch.Tensor,
+                   schedule: Schedule | str | None = None, *,
+                   generator: torch.Generator | None = None, antithetic: bool = True,
+                   t: torch.Tensor | None = None) -> BlockLosses:
+    """Where the bits of the (double) ELBO go, block by block: one Monte Carlo draw of
+    `diffusion_loss`'s terms on x0 (B, L), reconstruction and KL kept per block."""
+    cfg = model.config
+    terms = _elbo_terms(model, x0, schedule, maskable=None, generator=generator,
+                        antithetic=antithetic, t_min=1e-4, t_max=1.0, t=t, noise=None, masked=None)
+    nll_rows = kernels.elbo_cross_entropy(terms.rows, x0[terms.noised.masked], cfg.mask_id,
+                                          terms.row_weight).double()
+    block_of = (torch.arange(cfg.seq_len, device=x0.device) // cfg.block_size).expand_as(x0)
+    recon = torch.zeros(cfg.num_blocks, dtype=torch.float64, device=x0.device)
+    recon.index_add_(0, block_of[terms.noised.masked], nll_rows)
+    kl = torch.zeros_like(recon)
+    if terms.kl_blocks is not None:
+        kl = (terms.kl_weight * terms.kl_blocks.sum(-1)).double().sum(0)
+    return BlockLosses(recon.cpu() / cfg.block_size, kl.cpu() / cfg.block_size, x0.shape[0])

@@ -180,3 +180,21 @@ def test_under_the_free_bits_floor_fit_prior_moves_only_the_prior(prior):
     assert any(float(grads[True][n].abs().sum()) > 0 for n in prior_names)
     for n in encoder_names:  # and the encoder is not pulled towards the prior
         torch.testing.assert_close(grads[True][n], grads[False][n])
+
+
+@pytest.mark.parametrize("latent_dim", [0, 3], ids=["block-diffusion", "block-vmd"])
+def test_the_loss_per_block_adds_up_to_the_loss(latent_dim):
+    """Split by block, the same Monte Carlo draw's reconstruction and KL sum to diffusion_loss's
+    bound; the KL part is zero without a latent and positive with one."""
+    from maskdiff.objectives import loss_per_block
+
+    model = tiny_model(seed=2, scale=2.0, vocab_size=5, seq_len=8, block_size=2,
+                       latent_dim=latent_dim)
+    x0 = torch.randint(0, 5, (16, 8), generator=torch.Generator().manual_seed(0))
+    whole = diffusion_loss(model, x0, generator=torch.Generator().manual_seed(4))
+    parts = loss_per_block(model, x0, generator=torch.Generator().manual_seed(4))
+    assert parts.reconstruction.shape == parts.kl.shape == (4,)
+    per_token = (parts.reconstruction + parts.kl).sum() * 2 / 8 / parts.sequences
+    assert float(per_token) == pytest.approx(float(whole.bound), rel=1e-5)
+    assert float(parts.kl.sum() * 2 / 8 / 16) == pytest.approx(float(whole.kl), rel=1e-5, abs=1e-9)
+    assert (float(parts.kl.min()) > 0) == bool(latent_dim)

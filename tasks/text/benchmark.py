@@ -19,12 +19,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from statistics import fmean
 
 from maskdiff.recipe import shorten
 from maskdiff.results import Benchmark, merge_seeds
 from maskdiff.training import TrainConfig
 
-__all__ = ["ROWS", "BASES", "run_text_benchmark", "markdown_table", "row_config", "BENCHMARK"]
+__all__ = ["ROWS", "BASES", "SCALED", "JUDGES", "budget_table", "run_text_benchmark",
+           "markdown_table", "row_config", "BENCHMARK"]
 
 # Two base recipes (file form; the vocabulary size comes from the tokenizer); the rows differ
 # only in block size and latent. The same trunk and token budget for every row of a corpus.
@@ -58,6 +60,12 @@ ROWS = {
     "bbc-ar": ("bbc-news", {"block_size": 1}),
     "bbc-block-vmd-b4": ("bbc-news", {"block_size": 4, **VMD}),
 }
+# The gap with compute: a row repeated at a multiple of its corpus' training steps (one seed
+# each: these are the long runs). The largest AR is also its corpus' judge of generated text
+# (`tasks/text/nfe_quality.py`).
+BUDGETS = (4, 16)
+SCALED = {f"{row}-{factor}x": (row, factor) for row in ("ar", "mdm") for factor in BUDGETS}
+JUDGES = {"shakespeare": f"ar-{max(BUDGETS)}x"}
 QUICK_STEPS = 6
 # Every row is trained with each of these seeds; tables show the mean and standard deviation.
 SEEDS = (0, 1, 2)
@@ -72,6 +80,12 @@ PAPER_TEXT8 = {"ar": 2.603, "mdm": 3.498, "bd-b4": 2.873, "bd-b8": 3.126,
 
 def row_config(name: str, quick: bool = False, seed: int = 0) -> dict:
     """The recipe of one row, in file form (what `maskdiff train --config` reads)."""
+    if name in SCALED:
+        row, factor = SCALED[name]
+        config = row_config(row, quick, seed)
+        if not quick:
+            config["train"]["steps"] *= factor
+        return config
     base, model = ROWS[name]
     config = {**BASES[base], "model": {**BASES[base]["model"], **model}}
     train = {**config["train"], **(VMD_TRAIN if model.get("latent_dim") else {})}
@@ -92,9 +106,10 @@ def _run_row(name: str, seed: int, runs: Path, quick: bool) -> dict:
     if results.is_file():
         record = json.loads(results.read_text())
         if record.get("bench_config") == config:
-            return record
+            return _with_loss_by_block(folder, record, config)
         if _same_training(record.get("bench_config"), config):
-            return _reevaluate(folder, record, config)  # only the evaluation changed
+            record = _reevaluate(folder, record, config)  # only the evaluation changed
+            return _with_loss_by_block(folder, record, config)
     cfg_path = folder / "run_config.json"
     if cfg_path.is_file() and not _same_training(json.loads(cfg_path.read_text()), config):
         shutil.rmtree(folder)  # a run of another recipe: its checkpoint must not be resumed
@@ -115,6 +130,23 @@ def _run_row(name: str, seed: int, runs: Path, quick: bool) -> dict:
     results.write_text(json.dumps(record, indent=1) + "\n")
     print(f"  {name} seed {seed}: perplexity <= {record['ppl_bound']:.3f} "
           f"({record['train_seconds']:.0f}s training)", flush=True)
+    return _with_loss_by_block(folder, record, config)
+
+
+def _with_loss_by_block(folder: Path, record: dict, config: dict) -> dict:
+    """A block model's record gains where its bits go, block by block (`loss_by_block`), once."""
+    block_size, seq_len = config["model"].get("block_size"), config["model"]["seq_len"]
+    if "loss_by_block" in record or not block_size or not 1 < block_size < seq_len:
+        return record
+    from .streams import pack, prepare_text
+    from .train import EvalSettings, load_text_model, loss_by_block
+
+    model, _, text = load_text_model(folder / "model")
+    settings = EvalSettings(**config["eval"])
+    data = prepare_text(text["corpus"], text["tokenizer"])
+    sequences = pack(data.streams["test"], model.config.seq_len, settings.max_sequences)
+    record["loss_by_block"] = loss_by_block(model, sequences, settings)
+    (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
@@ -140,6 +172,29 @@ def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
     return record
 
 
+def _at_one_budget(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["name"] not in SCALED]
+
+
+def budget_table(rows: list[dict]) -> str:
+    """The ratio to AR at each training budget (x the corpus' steps) where both rows exist."""
+    by_name = {r["name"]: r for r in over_seeds(rows)}
+    lines = []
+    for factor in (1, *BUDGETS):
+        suffix = "" if factor == 1 else f"-{factor}x"
+        ar, mdm = by_name.get("ar" + suffix), by_name.get("mdm" + suffix)
+        if ar and mdm:
+            lines.append(f"| {factor}x | {ar['steps']:,} | {ar['tokens_seen']:,} | {_ppl(ar)} | "
+                         f"{_ppl(mdm)} | {mdm['ppl_bound'] / ar['ppl_bound']:.3f} |")
+    if len(lines) < 2:
+        return ""
+    return ("\n\n### The gap with compute (Shakespeare)\n\nMDM against AR at 1x, "
+            f"{', '.join(f'{k}x' for k in BUDGETS)} the training steps (same trunk and batch; the "
+            "larger budgets are one seed each; the learning-rate schedule stretches with the "
+            "steps).\n\n| budget | steps | tokens seen | AR ppl | MDM ppl (bound) | ratio to AR |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(lines))
+
+
 def over_seeds(rows: list[dict]) -> list[dict]:
     """One record per row name, seeds merged (see `merge_seeds`): ppl_bound is the mean over
     the seeds, ppl_bound_sd their sample standard deviation."""
@@ -151,7 +206,7 @@ def _ppl(r: dict) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    rows = over_seeds(rows)
+    rows = over_seeds(_at_one_budget(rows))
     ar = {r["corpus"]: r["ppl_bound"] for r in rows if r["block_size"] == 1}
     lines = ["| corpus | tokenizer | model | block size | params | steps | tokens seen | "
              "seeds | test ppl (bound) | ratio to AR | paper text8 ratio | VMD objective ppl (not a bound) |",
@@ -173,10 +228,10 @@ def markdown_table(rows: list[dict]) -> str:
 def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
                        only: list[str] | None = None, seeds=SEEDS) -> list[dict]:
     """Train (or read back) every row with every seed; returns one record per run."""
-    names = only or list(ROWS)
-    unknown = sorted(set(names) - set(ROWS))
+    names = only or [*ROWS, *SCALED]
+    unknown = sorted(set(names) - set(ROWS) - set(SCALED))
     if unknown:
-        raise ValueError(f"unknown benchmark rows {unknown}; choose from {list(ROWS)}")
+        raise ValueError(f"unknown benchmark rows {unknown}; choose from {[*ROWS, *SCALED]}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
@@ -189,7 +244,8 @@ def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
     from transformers import AutoTokenizer  # noqa: F401
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda job: _run_row(*job, runs, quick),
-                             [(n, s) for s in seeds for n in names]))
+                             [(n, s) for s in seeds for n in names
+                              if n not in SCALED or s == seeds[0]]))
 
 
 def prompted_sample(runs: Path, row: str = SAMPLE_ROW, prompt: str = SAMPLE_PROMPT) -> dict | None:
@@ -226,7 +282,7 @@ def run(args) -> tuple[list[dict], dict]:
 
 def headline(rows: list[dict], meta: dict) -> str:
     """Shakespeare rows: the bound and its ratio to AR, beside the paper's text8 ratio."""
-    rows = over_seeds(rows)
+    rows = over_seeds(_at_one_budget(rows))
     ar = {r["corpus"]: r["ppl_bound"] for r in rows if r["block_size"] == 1}
     lines = ["| model (Shakespeare, char) | test perplexity (bound) | ratio to AR | paper text8 ratio |",
              "|---|---|---|---|"]
@@ -249,7 +305,7 @@ def _sample_block(sample: dict | None) -> str:
 
 def render(rows: list[dict], meta: dict) -> str:
     def budget(corpus):
-        r = next(r for r in rows if r["corpus"] == corpus)
+        r = next(r for r in _at_one_budget(rows) if r["corpus"] == corpus)
         return f"{r['steps']:,} steps x {r['train_config']['batch_size']} sequences of {r['seq_len']}"
     corpora = list(dict.fromkeys(r["corpus"] for r in rows))
     return "\n".join([
@@ -266,7 +322,7 @@ def render(rows: list[dict], meta: dict) -> str:
         "The ratio to AR divides by the AR perplexity of the same corpus. The paper's ratios are "
         "from its text8 table (Zhang, Schwing, Zhao, arXiv 2510.23606): larger models and budgets, "
         "another corpus; they show the direction, not a target for these budgets.",
-    ]) + _comparisons(rows) + _row_notes(meta)
+    ]) + budget_table(rows) + _comparisons(rows) + _row_notes(meta)
 
 
 def _comparisons(rows: list[dict]) -> str:
@@ -280,7 +336,42 @@ def _comparisons(rows: list[dict]) -> str:
             lines.append(f"- Block-VMD b={b} {verdict} block diffusion b={b} here: "
                          f"{_ppl(vmd)} against {_ppl(bd)} (valid bounds; mean +- standard "
                          f"deviation over {vmd['seeds']} and {bd['seeds']} seeds).")
-    return ("\n\n### Reading the numbers\n\n" + "\n".join(lines)) if lines else ""
+    return (("\n\n### Reading the numbers\n\n" + "\n".join(lines)) if lines else "") + _bits_by_block(rows)
+
+
+def _mean_by_block(rows: list[dict], name: str) -> dict | None:
+    """A row's loss_by_block averaged over its seeds (None when no seed has it)."""
+    runs = [r["loss_by_block"] for r in rows if r["name"] == name and "loss_by_block" in r]
+    if not runs:
+        return None
+    return {part: [sum(run[part][k] for run in runs) / len(runs) for k in range(len(runs[0][part]))]
+            for part in ("reconstruction", "kl")} | {"seeds": len(runs)}
+
+
+def _bits_by_block(rows: list[dict]) -> str:
+    """Where the bits go: block diffusion's reconstruction per block against Block-VMD's
+    reconstruction and KL, for each block size both rows have."""
+    sections = []
+    for b in (4, 8):
+        bd, vmd = _mean_by_block(rows, f"bd-b{b}"), _mean_by_block(rows, f"block-vmd-b{b}")
+        if not (bd and vmd):
+            continue
+        lines = [f"| block | block diffusion b={b} | Block-VMD reconstruction | Block-VMD KL | "
+                 "Block-VMD total | Block-VMD - block diffusion |", "|---|---|---|---|---|---|"]
+        for k, (r_bd, r_vmd, kl) in enumerate(zip(bd["reconstruction"], vmd["reconstruction"],
+                                                  vmd["kl"])):
+            lines.append(f"| {k} | {r_bd:.3f} | {r_vmd:.3f} | {kl:.3f} | {r_vmd + kl:.3f} | "
+                         f"{r_vmd + kl - r_bd:+.3f} |")
+        gain = fmean(bd["reconstruction"]) - fmean(vmd["reconstruction"])
+        cost = fmean(vmd["kl"])
+        sections.append(
+            f"\n\n### Where the bits go, block by block (b={b})\n\n"
+            f"Nats per token of each block on the test sequences (the objective's two parts, "
+            f"mean over {vmd['seeds']} and {bd['seeds']} seeds and 4 draws of t, masks and z; "
+            "for Block-VMD the sum is its training objective, not the valid bound). Over all "
+            f"blocks the latent lowers the reconstruction by {gain:.3f} nats per token and its "
+            f"KL costs {cost:.3f}: a net {cost - gain:+.3f}.\n\n" + "\n".join(lines))
+    return "".join(sections)
 
 
 def _row_notes(meta: dict) -> str:

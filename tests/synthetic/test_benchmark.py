@@ -11,7 +11,8 @@ def test_the_one_step_recipe_runs_on_the_4_token_sets_over_seeds():
     jobs = jobs_for(["d2", "two-uniform"])
     one_step = [j for j in jobs if j["method"] == "vmd-onestep"]
     assert [(j["dataset"], j["blocks"], j["nfes"], j["seed"]) for j in one_step] == [
-        ("d2", 2, [2, 4], 0)] + [("d2", 1, [1, 4], s) for s in ONE_STEP_SEEDS]
+        ("d2", 2, [2, 4], 0), ("d2", 1, [1, 4], ONE_STEP_SEEDS[0])] + [
+        ("d2", 1, [1], s) for s in ONE_STEP_SEEDS[1:]]  # the other seeds: one step only
     assert len(set(ONE_STEP_SEEDS)) >= 3
     assert {j["recipe"]["train"]["seed"] for j in one_step} == set(ONE_STEP_SEEDS)
     train = one_step[0]["recipe"]["train"]

@@ -53,3 +53,34 @@ def test_the_prompted_sample_is_what_the_documented_command_prints(tmp_path, mon
     assert "denoiser calls" in sample["summary"]
     block = _sample_block(sample)
     assert f"$ {sample['command']}\n{sample['output']}\n```" in block
+
+
+def test_where_the_bits_go_compares_block_by_block_over_seeds():
+    from maskdiff.tasks.text.benchmark import _bits_by_block
+
+    rows = [dict(_record("bd-b4", s, 8.0), loss_by_block={"reconstruction": [3.0, 2.0],
+                                                           "kl": [0.0, 0.0]}) for s in (0, 1)]
+    rows += [dict(_record("block-vmd-b4", s, 9.0), loss_by_block={"reconstruction": [r, 1.5],
+                                                                   "kl": [0.5, 0.25]})
+             for s, r in ((0, 2.0), (1, 3.0))]
+    page = _bits_by_block(rows)
+    assert "| 0 | 3.000 | 2.500 | 0.500 | 3.000 | +0.000 |" in page  # seeds averaged
+    assert "| 1 | 2.000 | 1.500 | 0.250 | 1.750 | -0.250 |" in page
+    # reconstruction lower by (2.5 - 2.0) / 2 = 0.5 on average, KL 0.375: a net -0.125
+    assert "by 0.500 nats per token and its KL costs 0.375: a net -0.125" in page
+    assert _bits_by_block(rows[:2]) == ""  # no Block-VMD row: no section
+
+
+def test_budget_rows_scale_only_the_steps_and_show_the_gap_with_compute():
+    from maskdiff.tasks.text.benchmark import budget_table
+
+    base, scaled = row_config("mdm"), row_config("mdm-16x")
+    assert scaled["train"].pop("steps") == 16 * base["train"].pop("steps") and scaled == base
+    rows = [_record("ar", s, 5.0, 1) for s in (0, 1)] + [_record("mdm", 0, 10.0, 64)]
+    assert budget_table(rows) == ""  # one budget: no trend to show
+    rows += [dict(_record("ar-4x", 0, 4.0, 1), steps=6000), dict(_record("mdm-4x", 0, 6.0, 64),
+                                                                 steps=6000)]
+    table = budget_table(rows)
+    assert "| 1x | 1,500 |" in table and "| 2.000 |" in table
+    assert "| 4x | 6,000 |" in table and "| 1.500 |" in table
+    assert "mdm-4x" not in markdown_table(rows)  # the main table is the one-budget rows
