@@ -3,8 +3,10 @@
 Every row is one `maskdiff train --config` run in its own process (a pool of `workers`), in its
 own run folder, so an interrupted benchmark resumes: finished rows are read back from their
 results.json, unfinished ones resume from their last checkpoint. Results go to
-`text.json` (one row per model) and `text.md` (with the ratio to the AR perplexity of the same
-corpus, beside the VMD paper's text8 ratios).
+`text.json` (one row per model and seed) and `text.md` (with the ratio to the AR perplexity of
+the same corpus, beside the VMD paper's text8 ratios). A run of some rows (`--only`) or seeds
+(`--seeds`) replaces those rows and seeds in the data file and keeps the others; the page names
+the run behind each. Rows at 4x and 16x the training steps show the gap with compute.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from statistics import fmean
 
 from maskdiff.recipe import shorten
-from maskdiff.results import Benchmark, merge_seeds
+from maskdiff.results import Benchmark, merge_seeds, read_results
 from maskdiff.training import TrainConfig
 
 __all__ = ["ROWS", "BASES", "SCALED", "JUDGES", "budget_table", "run_text_benchmark",
@@ -267,7 +269,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run (few steps), not the results")
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes")
     parser.add_argument("--runs", type=Path, default=Path("runs/text-bench"), help="run folders")
-    parser.add_argument("--only", nargs="+", default=None, help="run only these rows (by name)")
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="run only these rows (by name); with --seeds, a part of the benchmark "
+                             "whose rows replace the same rows and seeds in the data file")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS),
                         help=f"training seeds of every row (default {' '.join(map(str, SEEDS))})")
 
@@ -275,9 +279,38 @@ def add_arguments(parser) -> None:
 def run(args) -> tuple[list[dict], dict]:
     rows = run_text_benchmark(args.runs, quick=args.quick, workers=args.workers, only=args.only,
                               seeds=args.seeds)
-    # a smoke run or a subset of rows or seeds is printed, never written over the results
-    return rows, {"smoke": bool(args.quick or args.only or list(args.seeds) != list(SEEDS)),
-                  "prompted_sample": prompted_sample(args.runs)}
+    meta = {"smoke": bool(args.quick), "prompted_sample": prompted_sample(args.runs)}
+    partial = bool(args.only or list(args.seeds) != list(SEEDS))
+    data = getattr(args, "out", None) and Path(args.out) / "text.json"
+    if partial and not args.quick:
+        if not (data and data.is_file()):
+            meta["smoke"] = True  # nothing to add the rows to: printed only
+        else:
+            rows, meta = merge_into(rows, meta, *read_results(data))
+    return rows, meta
+
+
+def _key(row: dict) -> tuple[str, int]:
+    return row["name"], row.get("seed", 0)
+
+
+def merge_into(rows: list[dict], meta: dict, old_rows: list[dict], old_meta: dict):
+    """A run of some rows or seeds, added to the data file's rows: each (row, seed) it ran
+    replaces the old one; the others stay, and the page says which run made which."""
+    new = {_key(r) for r in rows}
+    kept = [r for r in old_rows if _key(r) not in new]
+    # the data file's own run: its command and date are the file's (the harness writes them)
+    runs = list(old_meta.get("runs") or [{"rows": "every row", "note": old_meta.get("note")}])
+    runs[-1] = {**runs[-1], "command": old_meta.get("command"), "date": old_meta.get("date")}
+    ran = ", ".join(f"{name} seed {seed}" for name, seed in sorted(new))
+    earlier = "; ".join(f"`{r['command']}` on {r['date']} ({r['rows']})" for r in runs)
+    note = f"This command ran {ran}; the other rows are from earlier runs: {earlier}."
+    note += "".join(f" {r['note']}" for r in runs if r.get("note"))
+    meta = {**meta, "row_notes": old_meta.get("row_notes") or {}, "runs": [*runs, {"rows": ran}],
+            "note": note}
+    order = {name: i for i, name in enumerate([*ROWS, *SCALED])}
+    merged = sorted(kept + rows, key=lambda r: (order.get(r["name"], len(order)), r.get("seed", 0)))
+    return merged, meta
 
 
 def headline(rows: list[dict], meta: dict) -> str:

@@ -84,3 +84,21 @@ def test_budget_rows_scale_only_the_steps_and_show_the_gap_with_compute():
     assert "| 1x | 1,500 |" in table and "| 2.000 |" in table
     assert "| 4x | 6,000 |" in table and "| 1.500 |" in table
     assert "mdm-4x" not in markdown_table(rows)  # the main table is the one-budget rows
+
+
+def test_a_run_of_some_rows_replaces_those_rows_and_keeps_the_others():
+    from maskdiff.tasks.text.benchmark import merge_into
+
+    old = [_record("ar", 0, 5.0, 1), _record("bd-b4", 0, 8.0)]
+    old_meta = {"command": "python benchmarks/text.py", "date": "2026-11-23", "note": "First."}
+    rows, meta = merge_into([_record("bd-b4", 0, 8.1), _record("bd-b4", 1, 8.3)], {}, old, old_meta)
+    assert [(r["name"], r["seed"], r["ppl_bound"]) for r in rows] == [
+        ("ar", 0, 5.0), ("bd-b4", 0, 8.1), ("bd-b4", 1, 8.3)]
+    assert "This command ran bd-b4 seed 0, bd-b4 seed 1" in meta["note"]
+    assert "`python benchmarks/text.py` on 2026-11-23 (every row)" in meta["note"]
+    assert meta["note"].endswith("First.")
+    # a second partial run names both earlier runs
+    meta.update(command="python benchmarks/text.py --only bd-b4", date="2026-12-01")
+    _, again = merge_into([_record("ar", 1, 5.1, 1)], {}, rows, meta)
+    assert ("`python benchmarks/text.py --only bd-b4` on 2026-12-01 (bd-b4 seed 0, bd-b4 seed 1)"
+            in again["note"]) and again["note"].endswith("First.")
