@@ -227,7 +227,8 @@ def markdown_table(rows: list[dict]) -> str:
                  and r["corpus"] == "shakespeare" else "")
         se = r["nats_standard_error"]
         objective = f"{r['vmd_objective_ppl']:.3f}" if "vmd_objective_ppl" in r else ""
-        lines.append(f"| {r['corpus']} | {r['tokenizer']} | {r['name'].removeprefix('bbc-')} | {r['block_size']} | "
+        name = r["name"].removeprefix("bbc-")
+        lines.append(f"| {r['corpus']} | {r['tokenizer']} | {name} | {r['block_size']} | "
                      f"{r['num_parameters'] / 1e6:.2f}M | {r['steps']} | {r['tokens_seen']:,} | "
                      f"{r['seeds']} | {_ppl(r)} (+-{se:.3f} nats) | {ratio:.3f} | {paper} | "
                      f"{objective} |")
