@@ -319,8 +319,9 @@ def render(rows: list[dict], meta: dict) -> str:
         "prior that keeps fitting the posteriors under free bits of 1.5 nats per latent dimension, "
         "and lr 1e-2. The paper's recipe (t ~ U(0, 1), N(0, I)) spends most of its updates on "
         "states one-step decoding never meets; each change's effect on D2 is measured in "
-        "[synthetic_onestep.md](synthetic_onestep.md). B = 1 rows are the mean +- standard "
-        f"deviation over {len(ONE_STEP_SEEDS)} seeds; the 2-token sets keep the paper's recipe.",
+        "[synthetic_onestep.md](synthetic_onestep.md). B = 1 rows at NFE = 1 are the mean +- "
+        f"standard deviation over {len(ONE_STEP_SEEDS)} seeds (the other NFEs: the first seed); "
+        "the 2-token sets keep the paper's recipe.",
         "- The valid VMD bound never undercuts the data entropy; the VMD training objective does "
         "(`docs/maths.md` explains why it is not a likelihood bound).",
     ])

@@ -75,6 +75,8 @@ JUDGES = {"shakespeare": f"ar-{max(BUDGETS)}x"}
 # Rows a full run trains with its first seed only (the long runs, and the prior variants until
 # one of them beats the standard prior); `--only ROW --seeds ...` trains any seeds of them.
 ONE_SEED = {*SCALED, "block-vmd-b4-learned", "block-vmd-b4-mixture"}
+# The rows whose bits are split by block on the page (block diffusion against Block-VMD).
+BITS_BY_BLOCK_ROWS = {f"{kind}-b{b}" for kind in ("bd", "block-vmd") for b in (4, 8)}
 QUICK_STEPS = 6
 # Every row is trained with each of these seeds; tables show the mean and standard deviation.
 SEEDS = (0, 1, 2)
@@ -144,9 +146,10 @@ def _run_row(name: str, seed: int, runs: Path, quick: bool) -> dict:
 
 def _with_loss_by_block(folder: Path, record: dict, config: dict) -> dict:
     """A block model's record gains where its bits go, block by block (`loss_by_block`), once."""
-    block_size, seq_len = config["model"].get("block_size"), config["model"]["seq_len"]
-    if "loss_by_block" in record or not block_size or not 1 < block_size < seq_len:
+    if "loss_by_block" in record or record.get("name") not in BITS_BY_BLOCK_ROWS:
         return record
+    import torch
+    torch.set_num_threads(1)  # beside single-threaded training processes
     from .streams import pack, prepare_text
     from .train import EvalSettings, load_text_model, loss_by_block
 
@@ -154,7 +157,8 @@ def _with_loss_by_block(folder: Path, record: dict, config: dict) -> dict:
     settings = EvalSettings(**config["eval"])
     data = prepare_text(text["corpus"], text["tokenizer"])
     sequences = pack(data.streams["test"], model.config.seq_len, settings.max_sequences)
-    record["loss_by_block"] = loss_by_block(model, sequences, settings)
+    record["loss_by_block"] = {**loss_by_block(model, sequences, settings),
+                               "passes": settings.passes, "sequences": len(sequences)}
     (folder / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
@@ -172,6 +176,7 @@ def _reevaluate(folder: Path, record: dict, config: dict) -> dict:
 
     model, _, text = load_text_model(folder / "model")
     data = prepare_text(text["corpus"], text["tokenizer"])
+    record.pop("loss_by_block", None)  # measured under the old evaluation settings
     record.update(evaluate_text_model(model, data, EvalSettings(**config["eval"]),
                                       sampler=saved_sampler(folder / "model") or DEFAULT_SAMPLER))
     record["bench_config"] = config
@@ -255,7 +260,18 @@ def run_text_benchmark(runs: Path, quick: bool = False, workers: int = 2,
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda job: _run_row(*job, runs, quick),
                              [(n, s) for s in seeds for n in names
-                              if s == seeds[0] or n not in ONE_SEED or only]))
+                              if _trains(n, s, quick, only)]))
+
+
+def _trains(name: str, seed: int, quick: bool, only: list[str] | None) -> bool:
+    """Whether a run trains (name, seed): every seed of an ordinary row; a ONE_SEED row only at
+    seed 0 unless named by --only; a smoke run leaves the scaled rows out (they would be the
+    unscaled rows again) unless named."""
+    if only and name in only:
+        return True
+    if quick and name in SCALED:
+        return False
+    return name not in ONE_SEED or seed == SEEDS[0]
 
 
 def prompted_sample(runs: Path, row: str = SAMPLE_ROW, prompt: str = SAMPLE_PROMPT) -> dict | None:
@@ -307,15 +323,24 @@ def merge_into(rows: list[dict], meta: dict, old_rows: list[dict], old_meta: dic
     replaces the old one; the others stay, and the page says which run made which."""
     new = {_key(r) for r in rows}
     kept = [r for r in old_rows if _key(r) not in new]
-    # the data file's own run: its command and date are the file's (the harness writes them)
-    runs = list(old_meta.get("runs") or [{"rows": "every row", "note": old_meta.get("note")}])
+    # Each run owns the rows it made; the data file's own run gets its command and date (the
+    # harness writes them), and a run that owns no row any more is dropped.
+    runs = list(old_meta.get("runs") or [{"rows": [list(_key(r)) for r in old_rows],
+                                          "note": old_meta.get("note")}])
     runs[-1] = {**runs[-1], "command": old_meta.get("command"), "date": old_meta.get("date")}
-    ran = ", ".join(f"{name} seed {seed}" for name, seed in sorted(new))
-    earlier = "; ".join(f"`{r['command']}` on {r['date']} ({r['rows']})" for r in runs)
-    note = f"This command ran {ran}; the other rows are from earlier runs: {earlier}."
-    note += "".join(f" {r['note']}" for r in runs if r.get("note"))
-    meta = {**meta, "row_notes": old_meta.get("row_notes") or {}, "runs": [*runs, {"rows": ran}],
-            "note": note}
+    runs = [{**r, "rows": [k for k in r["rows"] if tuple(k) not in new]} for r in runs]
+    runs = [r for r in runs if r["rows"]]
+    described = lambda keys: ", ".join(f"{n} seed {s}" for n, s in sorted(map(tuple, keys)))  # noqa: E731
+    note = f"This command ran {described(new)}"
+    if runs:
+        note += "; the other rows are from earlier runs: " + "; ".join(
+            f"`{r['command']}` on {r['date']} ({described(r['rows'])})" for r in runs)
+    note += "." + "".join(f" {r['note']}" for r in runs if r.get("note"))
+    replaced = {name for name, _ in new}
+    meta = {**meta, "runs": [*runs, {"rows": [list(k) for k in sorted(new)]}], "note": note,
+            "row_notes": {n: t for n, t in (old_meta.get("row_notes") or {}).items()
+                          if n not in replaced},
+            "prompted_sample": meta.get("prompted_sample") or old_meta.get("prompted_sample")}
     order = {name: i for i, name in enumerate([*ROWS, *SCALED])}
     merged = sorted(kept + rows, key=lambda r: (order.get(r["name"], len(order)), r.get("seed", 0)))
     return merged, meta
@@ -346,7 +371,8 @@ def _sample_block(sample: dict | None) -> str:
 
 def render(rows: list[dict], meta: dict) -> str:
     def budget(corpus):
-        r = next(r for r in _at_one_budget(rows) if r["corpus"] == corpus)
+        r = next((r for r in _at_one_budget(rows) if r["corpus"] == corpus), None) or next(
+            r for r in rows if r["corpus"] == corpus)
         return f"{r['steps']:,} steps x {r['train_config']['batch_size']} sequences of {r['seq_len']}"
     corpora = list(dict.fromkeys(r["corpus"] for r in rows))
     return "\n".join([
@@ -389,7 +415,8 @@ def _mean_by_block(rows: list[dict], name: str) -> dict | None:
     if not runs:
         return None
     return {part: [sum(run[part][k] for run in runs) / len(runs) for k in range(len(runs[0][part]))]
-            for part in ("reconstruction", "kl")} | {"seeds": len(runs)}
+            for part in ("reconstruction", "kl")} | {"seeds": len(runs), "passes": runs[0]["passes"],
+                                                     "sequences": runs[0]["sequences"]}
 
 
 def _bits_by_block(rows: list[dict]) -> str:
@@ -410,8 +437,9 @@ def _bits_by_block(rows: list[dict]) -> str:
         cost = fmean(vmd["kl"])
         sections.append(
             f"\n\n### Where the bits go, block by block (b={b})\n\n"
-            f"Nats per token of each block on the test sequences (the objective's two parts, "
-            f"mean over {vmd['seeds']} and {bd['seeds']} seeds and 4 draws of t, masks and z; "
+            f"Nats per token of each block on {vmd['sequences']} test sequences (the objective's "
+            f"two parts, mean over {bd['seeds']} and {vmd['seeds']} seeds and {vmd['passes']} "
+            "draws of t, masks and z; "
             "for Block-VMD the sum is its training objective, not the valid bound). Over all "
             f"blocks the latent lowers the reconstruction by {gain:.3f} nats per token and its "
             f"KL costs {cost:.3f}: a net {cost - gain:+.3f}.\n\n" + "\n".join(lines))

@@ -52,27 +52,37 @@ def budgets(seq_len: int, block_size: int, fewest_total: int = 4) -> list[int]:
         if nfe % 2:
             break
         nfe //= 2
-    return out
+    return out if out[-1] == fewest else [*out, fewest]
 
 
 def score_samples(judge, samples: torch.Tensor, vocab_size: int, groups: int = GROUPS) -> dict:
-    """Generative perplexity and token entropy of `samples` (N, L): over all of them, and the
-    standard deviation of the generative perplexity over `groups` equal groups."""
-    if len(samples) % groups:
-        raise ValueError(f"{len(samples)} samples do not split into {groups} equal groups")
+    """Generative perplexity and token entropy of `samples` (N, L), over all of them, with the
+    standard error of the generative perplexity from `groups` equal groups (their standard
+    deviation / sqrt(groups): the sampling noise of the number over all samples)."""
+    if groups < 2 or len(samples) % groups:
+        raise ValueError(f"{len(samples)} samples do not split into {groups} >= 2 equal groups")
     per_group = [generative_perplexity(judge, chunk) for chunk in samples.chunk(groups)]
     return {"gen_ppl": math.exp(statistics.fmean(math.log(p) for p in per_group)),
-            "gen_ppl_sd": statistics.stdev(per_group) if groups > 1 else 0.0,
+            "gen_ppl_se": statistics.stdev(per_group) / math.sqrt(groups),
             "entropy": token_entropy(samples, vocab_size)}
 
 
-def _judge(args, corpus: str):
-    folder = args.judge or args.runs / JUDGES.get(corpus, "") / "model"
-    if not (Path(folder) / "config.json").is_file():
+def _judge(args, corpus: str, tokenizer_record):
+    """The corpus' judge (loaded once per corpus); it must be an AR model of the same corpus and
+    tokenizer as the models it scores."""
+    if args.judge is None and corpus not in JUDGES:
+        raise ValueError(f"no judge row for the corpus {corpus!r} (judges: {JUDGES}); name an "
+                         "autoregressive model of that corpus with --judge DIR")
+    folder = Path(args.judge or args.runs / JUDGES[corpus] / "model")
+    if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"no judge for {corpus} at {folder}: train it with `python "
-                                f"benchmarks/text.py --only {JUDGES.get(corpus, 'ar')}` or name "
-                                "an AR model with --judge DIR")
-    judge, _, _ = load_text_model(folder)
+                                f"benchmarks/text.py --only {JUDGES.get(corpus, 'ROW')}` or name "
+                                "an autoregressive model with --judge DIR")
+    judge, _, text = load_text_model(folder)
+    if (text["corpus"], text["tokenizer"]) != (corpus, tokenizer_record):
+        raise ValueError(f"the judge at {folder} was trained on {text['corpus']} with the "
+                         f"{text['tokenizer']} tokenizer; the models it would score use {corpus} "
+                         f"with {tokenizer_record}")
     return judge.eval(), str(folder)
 
 
@@ -100,7 +110,7 @@ def run(args) -> tuple[list[dict], dict]:
         model, tokenizer, text = load_text_model(folder)
         corpus, cfg = text["corpus"], model.config
         if corpus not in judges:
-            judges[corpus] = _judge(args, corpus)
+            judges[corpus] = _judge(args, corpus, text["tokenizer"])
             data = prepare_text(corpus, str(folder / "tokenizer"))
             real = pack(data.streams["test"], cfg.seq_len, args.samples)
             references[corpus] = {**score_samples(judges[corpus][0], real, cfg.vocab_size),
@@ -133,12 +143,12 @@ def run(args) -> tuple[list[dict], dict]:
 def render(rows: list[dict], meta: dict) -> str:
     ref_lines = markdown_table(
         ["corpus", "judge", "held-out windows", "judge perplexity", "token entropy"],
-        [[c, f"`{r['judge']}`", r["windows"], f"{r['gen_ppl']:.2f} +- {r['gen_ppl_sd']:.2f}",
+        [[c, f"`{r['judge']}`", r["windows"], f"{r['gen_ppl']:.2f} +- {r['gen_ppl_se']:.2f}",
           f"{r['entropy']:.3f}"] for c, r in (meta.get("reference") or {}).items()])
     table = markdown_table(
         ["model", "decoding", "NFE", "mean NFE used", "generative ppl", "token entropy", "seconds"],
         [[f"{r['row']} ({r['corpus']})", r["decoding"], r["nfe"], f"{r['nfe_used']:.1f}",
-          f"{r['gen_ppl']:.2f} +- {r['gen_ppl_sd']:.2f}", f"{r['entropy']:.3f}",
+          f"{r['gen_ppl']:.2f} +- {r['gen_ppl_se']:.2f}", f"{r['entropy']:.3f}",
           f"{r['seconds']:.2f}"] for r in rows])
     samples = "\n".join(f"- {r['row']}, {r['decoding']}, NFE {r['nfe']}: `{r['sample'][:100]}`"
                         for r in rows if r["nfe"] == max(x["nfe"] for x in rows if x["row"] == r["row"])
@@ -148,7 +158,7 @@ def render(rows: list[dict], meta: dict) -> str:
             f"{meta.get('seed', 0)}; the seed-0 model of each text benchmark row), scored by the "
             "corpus' judge: the text benchmark's autoregressive model at its largest budget, whose "
             "likelihood is exact. Generative perplexity is exp of the judge's mean NLL per token "
-            f"(+- the standard deviation over {groups} groups of the samples: sampling noise); "
+            f"(+- its standard error from {groups} groups of the samples: sampling noise); "
             "token entropy is the entropy of each sample's own token frequencies (nats), averaged. "
             "Lower perplexity at an entropy near the real text's is better; a low perplexity with "
             "a low entropy is repetitive text. Every decoding draws tokens at temperature 1 (noise "
@@ -172,7 +182,7 @@ def plot(rows: list[dict], meta: dict, path: Path) -> None:
         for name in dict.fromkeys(r["row"] for r in rows):
             pts = sorted((r["nfe"], r) for r in rows if r["row"] == name and r["decoding"] == decoding)
             x = [nfe for nfe, _ in pts]
-            axes[0][j].errorbar(x, [r["gen_ppl"] for _, r in pts], [r["gen_ppl_sd"] for _, r in pts],
+            axes[0][j].errorbar(x, [r["gen_ppl"] for _, r in pts], [r["gen_ppl_se"] for _, r in pts],
                                 marker="o", capsize=2, label=name)
             axes[1][j].plot(x, [r["entropy"] for _, r in pts], marker="o", label=name)
         for i, key in enumerate(("gen_ppl", "entropy")):

@@ -58,10 +58,11 @@ def test_the_prompted_sample_is_what_the_documented_command_prints(tmp_path, mon
 def test_where_the_bits_go_compares_block_by_block_over_seeds():
     from maskdiff.tasks.text.benchmark import _bits_by_block
 
+    run = {"passes": 4, "sequences": 256}
     rows = [dict(_record("bd-b4", s, 8.0), loss_by_block={"reconstruction": [3.0, 2.0],
-                                                           "kl": [0.0, 0.0]}) for s in (0, 1)]
+                                                           "kl": [0.0, 0.0], **run}) for s in (0, 1)]
     rows += [dict(_record("block-vmd-b4", s, 9.0), loss_by_block={"reconstruction": [r, 1.5],
-                                                                   "kl": [0.5, 0.25]})
+                                                                   "kl": [0.5, 0.25], **run})
              for s, r in ((0, 2.0), (1, 3.0))]
     page = _bits_by_block(rows)
     assert "| 0 | 3.000 | 2.500 | 0.500 | 3.000 | +0.000 |" in page  # seeds averaged
@@ -90,15 +91,28 @@ def test_a_run_of_some_rows_replaces_those_rows_and_keeps_the_others():
     from maskdiff.tasks.text.benchmark import merge_into
 
     old = [_record("ar", 0, 5.0, 1), _record("bd-b4", 0, 8.0)]
-    old_meta = {"command": "python benchmarks/text.py", "date": "2026-11-23", "note": "First."}
+    old_meta = {"command": "python benchmarks/text.py", "date": "2026-11-23", "note": "First.",
+                "row_notes": {"bd-b4": "old news", "ar": "still true"},
+                "prompted_sample": {"row": "block-vmd-b4"}}
     rows, meta = merge_into([_record("bd-b4", 0, 8.1), _record("bd-b4", 1, 8.3)], {}, old, old_meta)
     assert [(r["name"], r["seed"], r["ppl_bound"]) for r in rows] == [
         ("ar", 0, 5.0), ("bd-b4", 0, 8.1), ("bd-b4", 1, 8.3)]
-    assert "This command ran bd-b4 seed 0, bd-b4 seed 1" in meta["note"]
-    assert "`python benchmarks/text.py` on 2026-11-23 (every row)" in meta["note"]
-    assert meta["note"].endswith("First.")
-    # a second partial run names both earlier runs
+    assert meta["note"] == ("This command ran bd-b4 seed 0, bd-b4 seed 1; the other rows are from "
+                            "earlier runs: `python benchmarks/text.py` on 2026-11-23 (ar seed 0). "
+                            "First.")
+    assert meta["row_notes"] == {"ar": "still true"}  # a note about a replaced row goes with it
+    assert meta["prompted_sample"] == {"row": "block-vmd-b4"}  # kept when this run made none
+    # a second partial run names the earlier runs that still own rows, and drops the others
     meta.update(command="python benchmarks/text.py --only bd-b4", date="2026-12-01")
-    _, again = merge_into([_record("ar", 1, 5.1, 1)], {}, rows, meta)
-    assert ("`python benchmarks/text.py --only bd-b4` on 2026-12-01 (bd-b4 seed 0, bd-b4 seed 1)"
-            in again["note"]) and again["note"].endswith("First.")
+    _, again = merge_into([_record("ar", 0, 5.1, 1)], {}, rows, meta)
+    assert again["note"] == ("This command ran ar seed 0; the other rows are from earlier runs: "
+                             "`python benchmarks/text.py --only bd-b4` on 2026-12-01 (bd-b4 seed 0, "
+                             "bd-b4 seed 1).")
+
+
+def test_a_run_trains_one_seed_of_the_long_rows_unless_they_are_named():
+    from maskdiff.tasks.text.benchmark import _trains
+
+    assert _trains("bd-b4", 2, False, None) and not _trains("ar-16x", 2, False, None)
+    assert _trains("ar-16x", 0, False, None) and _trains("ar-16x", 2, False, ["ar-16x"])
+    assert not _trains("ar-16x", 0, True, None)  # a smoke run would train the 1x row again

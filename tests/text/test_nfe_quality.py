@@ -17,6 +17,7 @@ def test_budgets_run_from_one_token_per_call_to_one_call_per_block():
     assert budgets(64, 4) == [64, 32, 16]
     assert budgets(64, 1) == [64]  # autoregressive: one call per token is all there is
     assert budgets(12, 4) == [12, 6, 3]
+    assert budgets(12, 3) == [12, 6, 4]  # one call per block even off the halvings
 
 
 def test_scores_are_the_judges_over_groups_of_samples():
@@ -27,6 +28,6 @@ def test_scores_are_the_judges_over_groups_of_samples():
     # equal groups: the geometric mean of the groups' perplexities is the overall perplexity
     assert scored["gen_ppl"] == pytest.approx(generative_perplexity(judge, samples), rel=1e-6)
     assert scored["gen_ppl"] == pytest.approx(math.prod(groups) ** (1 / 3), rel=1e-6)
-    assert scored["gen_ppl_sd"] > 0 and 0 < scored["entropy"] <= math.log(6)
+    assert scored["gen_ppl_se"] > 0 and 0 < scored["entropy"] <= math.log(6)
     with pytest.raises(ValueError, match="equal groups"):
         score_samples(judge, samples[:10], 6, groups=3)
