@@ -442,14 +442,18 @@ def _bits_by_block(rows: list[dict]) -> str:
             "draws of t, masks and z; "
             "for Block-VMD the sum is its training objective, not the valid bound). Over all "
             f"blocks the latent lowers the reconstruction by {gain:.3f} nats per token and its "
-            f"KL costs {cost:.3f}: a net {cost - gain:+.3f}.\n\n" + "\n".join(lines))
+            f"KL costs {cost:.3f}: the objective ends {cost - gain:+.3f} nats per token against "
+            "block diffusion.\n\n" + "\n".join(lines))
     return "".join(sections)
 
 
 def _row_notes(meta: dict) -> str:
     """Notes the run recorded about single rows (meta["row_notes"]: name -> text)."""
     notes = meta.get("row_notes") or {}
-    return "".join(f"\n- **{name}**: {text}" for name, text in notes.items())
+    if not notes:
+        return ""
+    return "\n\n### Notes on single rows\n" + "".join(f"\n- **{name}**: {text}"
+                                                      for name, text in notes.items())
 
 
 BENCHMARK = Benchmark(name="text", title="Text results", add_arguments=add_arguments, run=run,
