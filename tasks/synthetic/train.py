@@ -34,17 +34,24 @@ METHODS = ("mdm", "vmd", "vmd-onestep")
 # Where one-step decoding lives: a block decoded in one call starts fully masked, so the one-step
 # recipe trains on t ~ U(ONE_STEP_T_MIN, 1) (no longer the ELBO, and not meant for many steps).
 ONE_STEP_T_MIN = 0.9
-# (set, blocks) -> steps of the one-step recipe where 3,000 are not right. With B = 1, D2's one
-# latent must name one of 100 sequences: 3,000 steps gave 92.9 / 94.7 / 94.8% one-step accuracy
-# over three seeds, 4,000 gave 94.1% (seed 0), 5,000 96.1 / 96.5 / 97.5%. D1 with B = 2 is
-# trained less to keep the benchmark within 15 minutes: 2,000 steps gave 48.3% against 54.8% at
-# 3,000 (one seed each; the recipe does not suit a block its context fixes, see the page).
-ONE_STEP_STEPS = {("d2", 1): 5000, ("d1", 2): 2000}
-# (set, blocks) -> KL warm-up steps of the one-step recipe (default 1,000). D1 in one block: its
-# latent names one of 10 sequences, and 1,000 steps of warm-up left one seed in three at 94.6%
-# one-step accuracy where 2,000 gave 99.9 / 99.8 / 100% (at 3,000 steps, the KL at full weight for
-# the last 1,000). On D2 the shorter warm-up made three seeds agree.
-ONE_STEP_KL_WARMUP = {("d1", 1): 2000}
+# (set, blocks) -> the one-step recipe's settings where its defaults (3,000 steps of 256 sequences,
+# KL warm-up over 1,000) are not right, with the runs behind each (one-step accuracy, sampled; the
+# rows of benchmarks/results/explorations/onestep_explore.jsonl).
+ONE_STEP_SETTINGS = {
+    # One block: the latent must name one of 100 sequences. 3,000 steps: 92.9 / 94.7 / 94.8% over
+    # three seeds; 4,000: 94.1% (seed 0); 5,000: 96.1 / 96.5 / 97.5%. Batch 128 for 6,000: 86.2%.
+    ("d2", 1): {"steps": 5000},
+    # One block of 10 sequences: warm-up 1,000 left one seed in three at 94.6%, 2,000 gave
+    # 99.9 / 99.9 / 100%; 2,500 steps with warm-up 1,500: 97.6% (seed 0); batch 128: 100 / 92.4 /
+    # 100%.
+    ("d1", 1): {"kl_warmup_steps": 2000},
+    # Two blocks cost 1.7x per step: half the batch keeps the benchmark within its 15 minutes.
+    # D2: 100% at 4,000 steps of 128 (99.1% at 3,000 of 256, 94.1% at 2,000 of 256). D1: 47.6% at
+    # 3,000 of 128 (54.8% at 3,000 of 256, 48.3% at 2,000): the recipe does not suit a block its
+    # context fixes (see the page).
+    ("d2", 2): {"steps": 4000, "batch_size": 128},
+    ("d1", 2): {"batch_size": 128},
+}
 
 
 @dataclass
@@ -63,8 +70,9 @@ def synthetic_recipe(dataset: str, method: str, blocks: int = 1, seed: int = 0) 
 
     "vmd-onestep" is VMD trained for one call per block: t ~ U(0.9, 1), a 128-component mixture
     prior per block that keeps fitting the posteriors under free bits of 1.5 nats per latent
-    dimension, lr 1e-2 and the KL warmed up over 1,000 steps (2,000 for D1 in one block); 3,000
-    steps (5,000 for D2 in one block). Each change's effect on D2: `benchmarks/synthetic_onestep.py`."""
+    dimension, lr 1e-2 and the KL warmed up over 1,000 steps; 3,000 steps of 256 sequences, except
+    where ONE_STEP_SETTINGS says otherwise (per set and number of blocks). Each change's effect on
+    D2: `benchmarks/synthetic_onestep.py`."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     ds = get_dataset(dataset)
@@ -84,9 +92,9 @@ def synthetic_recipe(dataset: str, method: str, blocks: int = 1, seed: int = 0) 
                                kl_warmup_steps=kl_warmup, seed=seed, progress=False, log_every=100)
     if method == "vmd-onestep":
         model = replace(model, prior="mixture", prior_components=128)
-        train_config = replace(train_config, t_min=ONE_STEP_T_MIN, free_bits=1.5, fit_prior=True,
-                               lr=1e-2, kl_warmup_steps=ONE_STEP_KL_WARMUP.get((ds.name, blocks), 1000),
-                               steps=ONE_STEP_STEPS.get((ds.name, blocks), steps))
+        settings = {"t_min": ONE_STEP_T_MIN, "free_bits": 1.5, "fit_prior": True, "lr": 1e-2,
+                    "kl_warmup_steps": 1000, **ONE_STEP_SETTINGS.get((ds.name, blocks), {})}
+        train_config = replace(train_config, **settings)
     return Recipe(task="synthetic", model=model, train=train_config,
                   sampler=SamplerConfig(order="random", temperature=1.0),
                   data=asdict(SyntheticData(ds.name)))

@@ -55,3 +55,16 @@ def test_the_headline_shows_the_one_step_recipe_beside_the_paper():
     line = headline(rows, {}).splitlines()[2]
     assert line == ("| d2 | 1 | 1 | 1.1% (1.0%) | one-step, 2 seeds | 95.0% +- 1.4% (0.100) "
                     "| 99.0% +- 0.0% | 80.0% (0.268) |")
+
+
+def test_every_set_and_block_count_has_a_recipe_and_the_one_step_settings_apply():
+    from maskdiff.tasks.synthetic.train import ONE_STEP_SETTINGS
+
+    jobs = jobs_for(["d1", "d2", "two-uniform", "two-nonuniform"])
+    assert {(j["dataset"], j["method"], j["blocks"]) for j in jobs} >= {
+        ("d1", "vmd-onestep", 1), ("d1", "vmd-onestep", 2), ("d2", "vmd-onestep", 2),
+        ("two-uniform", "vmd", 1), ("two-nonuniform", "mdm", 1)}
+    for (name, blocks), settings in ONE_STEP_SETTINGS.items():
+        train = synthetic_recipe(name, "vmd-onestep", blocks).train
+        assert all(getattr(train, field) == value for field, value in settings.items())
+        assert train.lr == 1e-2 and train.free_bits == 1.5  # the rest of the recipe stays
