@@ -32,7 +32,7 @@ class SamplerConfig:
     the model's own, `ModelConfig.schedule`), which sets the ancestral time grid and the time a
     time-conditioned model reads. kv_cache: with several blocks, keep the keys/values of finished
     blocks so each denoiser call processes only the current block (same result as recomputing the
-    prefix; not used with a learned prior, which reads the prefix).
+    prefix; a learned prior keeps its own cache of the finished blocks).
 
     Adaptive decoding (confidence method): threshold commits, at every call, each masked position
     whose token has at least that probability, on top of a minimum per call: min_per_call
