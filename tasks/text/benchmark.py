@@ -116,6 +116,7 @@ def _run_row(name: str, seed: int, runs: Path, quick: bool) -> dict:
     config = row_config(name, quick, seed)
     if results.is_file():
         record = json.loads(results.read_text())
+        record.setdefault("seed", seed)  # records from before seeds were named
         if record.get("bench_config") == config:
             return _with_loss_by_block(folder, record, config)
         if _same_training(record.get("bench_config"), config):
