@@ -76,7 +76,8 @@ JUDGES = {"shakespeare": f"ar-{max(BUDGETS)}x"}
 # one of them beats the standard prior); `--only ROW --seeds ...` trains any seeds of them.
 ONE_SEED = {*SCALED, "block-vmd-b4-learned", "block-vmd-b4-mixture"}
 # The rows whose bits are split by block on the page (block diffusion against Block-VMD).
-BITS_BY_BLOCK_ROWS = {f"{kind}-b{b}" for kind in ("bd", "block-vmd") for b in (4, 8)}
+BITS_BY_BLOCK_ROWS = {f"{kind}-b{b}" for kind in ("bd", "block-vmd") for b in (4, 8)} | {
+    "block-vmd-b4-learned", "block-vmd-b4-mixture"}
 QUICK_STEPS = 6
 # Every row is trained with each of these seeds; tables show the mean and standard deviation.
 SEEDS = (0, 1, 2)
@@ -421,30 +422,34 @@ def _mean_by_block(rows: list[dict], name: str) -> dict | None:
 
 
 def _bits_by_block(rows: list[dict]) -> str:
-    """Where the bits go: block diffusion's reconstruction per block against Block-VMD's
-    reconstruction and KL, for each block size both rows have."""
+    """Where the bits go: block diffusion's reconstruction per block against each Block-VMD's
+    (every prior) reconstruction and KL, for each block size with both rows."""
     sections = []
     for b in (4, 8):
-        bd, vmd = _mean_by_block(rows, f"bd-b{b}"), _mean_by_block(rows, f"block-vmd-b{b}")
-        if not (bd and vmd):
-            continue
-        lines = [f"| block | block diffusion b={b} | Block-VMD reconstruction | Block-VMD KL | "
-                 "Block-VMD total | Block-VMD - block diffusion |", "|---|---|---|---|---|---|"]
-        for k, (r_bd, r_vmd, kl) in enumerate(zip(bd["reconstruction"], vmd["reconstruction"],
-                                                  vmd["kl"])):
-            lines.append(f"| {k} | {r_bd:.3f} | {r_vmd:.3f} | {kl:.3f} | {r_vmd + kl:.3f} | "
-                         f"{r_vmd + kl - r_bd:+.3f} |")
-        gain = fmean(bd["reconstruction"]) - fmean(vmd["reconstruction"])
-        cost = fmean(vmd["kl"])
-        sections.append(
-            f"\n\n### Where the bits go, block by block (b={b})\n\n"
-            f"Nats per token of each block on {vmd['sequences']} test sequences (the objective's "
-            f"two parts, mean over {bd['seeds']} and {vmd['seeds']} seeds and {vmd['passes']} "
-            "draws of t, masks and z; "
-            "for Block-VMD the sum is its training objective, not the valid bound). Over all "
-            f"blocks the latent lowers the reconstruction by {gain:.3f} nats per token and its "
-            f"KL costs {cost:.3f}: the objective ends {cost - gain:+.3f} nats per token against "
-            "block diffusion.\n\n" + "\n".join(lines))
+        bd = _mean_by_block(rows, f"bd-b{b}")
+        names = [n for n in dict.fromkeys(r["name"] for r in rows) if n.startswith(f"block-vmd-b{b}")]
+        for name in names:
+            vmd = _mean_by_block(rows, name)
+            if not (bd and vmd):
+                continue
+            prior = name.removeprefix(f"block-vmd-b{b}").removeprefix("-") or "standard"
+            lines = [f"| block | block diffusion b={b} | Block-VMD reconstruction | Block-VMD KL | "
+                     "Block-VMD total | Block-VMD - block diffusion |", "|---|---|---|---|---|---|"]
+            for k, (r_bd, r_vmd, kl) in enumerate(zip(bd["reconstruction"], vmd["reconstruction"],
+                                                      vmd["kl"])):
+                lines.append(f"| {k} | {r_bd:.3f} | {r_vmd:.3f} | {kl:.3f} | {r_vmd + kl:.3f} | "
+                             f"{r_vmd + kl - r_bd:+.3f} |")
+            gain = fmean(bd["reconstruction"]) - fmean(vmd["reconstruction"])
+            cost = fmean(vmd["kl"])
+            sections.append(
+                f"\n\n### Where the bits go, block by block (b={b}, {prior} prior)\n\n"
+                f"Nats per token of each block on {vmd['sequences']} test sequences (the "
+                f"objective's two parts, mean over {bd['seeds']} and {vmd['seeds']} seeds and "
+                f"{vmd['passes']} draws of t, masks and z; the KL is weighted by w(t) as in the "
+                "objective; for Block-VMD the sum is its training objective, not the valid "
+                f"bound). Over all blocks the latent lowers the reconstruction by {gain:.3f} nats "
+                f"per token and its KL costs {cost:.3f}: the objective ends {cost - gain:+.3f} nats "
+                "per token against block diffusion.\n\n" + "\n".join(lines))
     return "".join(sections)
 
 

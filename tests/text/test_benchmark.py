@@ -70,6 +70,7 @@ def test_where_the_bits_go_compares_block_by_block_over_seeds():
     # reconstruction lower by (2.5 - 2.0) / 2 = 0.5 on average, KL 0.375: a net -0.125
     assert "by 0.500 nats per token and its KL costs 0.375: the objective ends -0.125" in page
     assert _bits_by_block(rows[:2]) == ""  # no Block-VMD row: no section
+    assert "(b=4, standard prior)" in page
 
 
 def test_budget_rows_scale_only_the_steps_and_show_the_gap_with_compute():
