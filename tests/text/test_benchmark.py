@@ -115,5 +115,7 @@ def test_a_run_trains_one_seed_of_the_long_rows_unless_they_are_named():
     from maskdiff.tasks.text.benchmark import _trains
 
     assert _trains("bd-b4", 2, False, None) and not _trains("ar-16x", 2, False, None)
-    assert _trains("ar-16x", 0, False, None) and _trains("ar-16x", 2, False, ["ar-16x"])
+    assert _trains("ar-16x", 0, False, ["ar-16x"]) and not _trains("ar-16x", 2, False, ["ar-16x"])
+    assert _trains("ar-16x", 2, False, ["ar-16x"], seeds_asked=True)  # --only ar-16x --seeds 2
+    assert not _trains("ar-16x", 2, False, ["bd-b4"], seeds_asked=True)  # adding seeds elsewhere
     assert not _trains("ar-16x", 0, True, None)  # a smoke run would train the 1x row again
