@@ -78,8 +78,9 @@ def jobs_for(datasets, quick: bool = False) -> list[dict]:
 
 
 def _cost(job: dict) -> float:
-    """A job's training work, for ordering: sequences x tokens per step (a model of several blocks
-    reads its clean blocks beside the noised ones: twice the tokens), and the latent's encoder."""
+    """A job's training work, for ordering only (evaluation left out): sequences x tokens per step
+    (a model of several blocks reads its clean blocks beside the noised ones: twice the tokens;
+    measured, a step costs about 1.7x), and the latent's encoder."""
     train, model = job["recipe"]["train"], job["recipe"]["model"]
     tokens = model["seq_len"] * (2 if model.get("block_size", model["seq_len"]) < model["seq_len"] else 1)
     return train["steps"] * train["batch_size"] * tokens * (1.5 if model.get("latent_dim") else 1)
@@ -329,6 +330,11 @@ def render(rows: list[dict], meta: dict) -> str:
         "[synthetic_onestep.md](synthetic_onestep.md). B = 1 rows at NFE = 1 are the mean +- "
         f"standard deviation over {len(ONE_STEP_SEEDS)} seeds (the other NFEs: the first seed); "
         "the 2-token sets keep the paper's recipe.",
+        "- D1 with two blocks stays far below the paper in one step: its second block is fixed by "
+        "the first, so a latent there has nothing to carry, yet the recipe's free-bits floor makes "
+        "it carry noise, which the decoder follows. Without free bits D1 reached 87% but D2 "
+        "collapsed (exploration runs, `benchmarks/results/explorations/onestep_explore.jsonl`); a "
+        "floor per block that depends on what the block carries is the open fix.",
         "- The valid VMD bound never undercuts the data entropy; the VMD training objective does "
         "(`docs/maths.md` explains why it is not a likelihood bound).",
     ])
