@@ -68,7 +68,8 @@ def test_where_the_bits_go_compares_block_by_block_over_seeds():
     assert "| 0 | 3.000 | 2.500 | 0.500 | 3.000 | +0.000 |" in page  # seeds averaged
     assert "| 1 | 2.000 | 1.500 | 0.250 | 1.750 | -0.250 |" in page
     # reconstruction lower by (2.5 - 2.0) / 2 = 0.5 on average, KL 0.375: a net -0.125
-    assert "changes the reconstruction by -0.500 nats per token and its KL costs 0.375: the objective ends -0.125" in page
+    assert ("changes the reconstruction by -0.500 nats per token and its KL costs 0.375: the "
+            "objective ends -0.125") in page
     assert _bits_by_block(rows[:2]) == ""  # no Block-VMD row: no section
     assert "(b=4, standard prior)" in page
 
