@@ -1,7 +1,7 @@
 """Generation quality against denoiser calls, on the text benchmark's trained models.
 
     python benchmarks/text.py --only ar-16x          # the corpus' judge (the largest AR budget)
-    python benchmarks/text_quality.py                # MDM, block diffusion b=4 / b=8, Block-VMD b=4
+    python benchmarks/text_quality.py     # MDM, block diffusion b=4 / b=8, Block-VMD b=4 (two priors)
 
 For each model, decoding and budget, unprompted samples are scored by the judge: generative
 perplexity (exp of the judge's mean NLL per token of the samples) and the entropy of each sample's
@@ -37,7 +37,7 @@ DECODINGS = {
     "adaptive 0.9": dict(method="confidence", order="top-prob-margin", temperature=1.0,
                          threshold=0.9),
 }
-DEFAULT_ROWS = ("mdm", "bd-b4", "bd-b8", "block-vmd-b4")
+DEFAULT_ROWS = ("mdm", "bd-b4", "bd-b8", "block-vmd-b4", "block-vmd-b4-mixture")
 GROUPS = 4  # the samples are scored in this many equal groups: their spread is the sampling noise
 
 
