@@ -20,18 +20,24 @@ import torch
 from maskdiff.tasks.synthetic.train import evaluate_model, synthetic_recipe, train_model
 
 
-def main(spec: dict) -> dict:
+def train_and_score(recipe, spec: dict, num_samples: int) -> dict:
+    """The spec's overrides (its "train" and "model" sections) on `recipe`, trained and scored at
+    one call per block: the result row both exploration scripts print."""
     dataset, blocks = spec.get("dataset", "d2"), spec.get("blocks", 1)
-    recipe = synthetic_recipe(dataset, "vmd", blocks)
-    train = replace(recipe.train, **{"t_min": 0.9, "free_bits": 1.5, **spec.get("train", {})})
-    model_config = replace(recipe.model, **{"prior": "mixture", "prior_components": 128,
-                                            **spec.get("model", {})})
-    recipe = replace(recipe, train=train, model=model_config)
+    recipe = replace(recipe, train=replace(recipe.train, **spec.get("train", {})),
+                     model=replace(recipe.model, **spec.get("model", {})))
     t0 = time.time()
     model, _ = train_model(recipe)
-    result = evaluate_model(model, dataset, nfe=blocks, num_samples=5000)
+    result = evaluate_model(model, dataset, nfe=blocks, num_samples=num_samples)
     return {"spec": spec, "secs": round(time.time() - t0), "acc": result["accuracy"],
             "kl": round(result["kl"], 4)}
+
+
+def main(spec: dict) -> dict:
+    recipe = synthetic_recipe(spec.get("dataset", "d2"), "vmd", spec.get("blocks", 1))
+    recipe = replace(recipe, train=replace(recipe.train, t_min=0.9, free_bits=1.5),
+                     model=replace(recipe.model, prior="mixture", prior_components=128))
+    return train_and_score(recipe, spec, num_samples=5000)
 
 
 if __name__ == "__main__":
