@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from maskdiff.models import read_config
 from maskdiff.tasks.sudoku import load_sudoku_model
@@ -173,7 +174,7 @@ def test_a_reveal_mixture_recipe_trains_and_validates_on_the_pool_tail(tmp_path)
                      train=replace(recipe.train, batch_size=4, eval_every=2, warmup_steps=1,
                                    loss_weighting="per-cell"))
     _, record = train_sudoku("mdm-pool", tmp_path / "run", steps=2, recipe=recipe, progress=False)
-    assert set(record["final_eval"]) >= {"solved@5", "solved@10", "cell_acc@1"}
+    assert set(record["final_eval"]) >= {"solved@5", "solved@10", "cell_acc@1", "last_blank@1"}
     assert record["train_config"]["loss_weighting"] == "per-cell"
     saved = read_config(tmp_path / "run" / "model")[1]["recipe"]
     assert saved["data"]["reveal"] == {"bare": 1, "solver": 1, "random": 2}
@@ -193,3 +194,32 @@ def test_fill_rounds_computed_up_front_equal_the_lazy_ones():
     assert torch.equal(eager.rounds, lazy.fill_rounds(torch.arange(4)))
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(eager.sample(16, g1).masked, lazy.sample(16, g2).masked)
+
+
+def test_near_complete_states_leave_exactly_k_blanks_of_the_puzzle_and_copy_the_rest():
+    from maskdiff.tasks.sudoku.benchmark import load_buckets
+    from maskdiff.tasks.sudoku.model import MASK_ID, board_to_tokens
+    from maskdiff.tasks.sudoku.train import near_complete_states
+
+    pairs = load_buckets(per_bucket=4)["singles"]
+    states, solutions = near_complete_states(pairs, left=3, seed=1)
+    puzzles = board_to_tokens([p for p, _ in pairs])
+    left = states == MASK_ID
+    assert left.sum(-1).tolist() == [3] * len(pairs)
+    assert not (left & (puzzles != MASK_ID)).any()  # only the puzzle's blanks are left
+    assert torch.equal(states[~left], solutions[~left])
+    assert torch.equal(near_complete_states(pairs, left=3, seed=1)[0], states)  # seeded
+    with pytest.raises(ValueError, match="fewer than left=90"):
+        near_complete_states(pairs, left=90)
+
+
+def test_last_blank_accuracy_is_a_validation_metric_and_checks_its_latent_choice():
+    from maskdiff.tasks.sudoku.benchmark import load_buckets
+    from maskdiff.tasks.sudoku.train import near_complete_accuracy
+
+    pairs = load_buckets(per_bucket=10)["singles"]
+    # one blank left: the digit is forced by its peers; the shipped models get every one
+    for name in ("mdm", "vmd"):
+        assert near_complete_accuracy(load_sudoku_model(name), pairs, left=1) == 1.0, name
+    with pytest.raises(ValueError, match="latent must be"):
+        near_complete_accuracy(load_sudoku_model("vmd"), pairs, latent="mean")
