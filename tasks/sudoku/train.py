@@ -276,12 +276,13 @@ POOL_REVEAL = {"random": 1.0}
 POOL_WEIGHTING = "per-cell"
 
 
-def _pool_recipe(latent_dim: int, steps: int, gpu: bool = False, data: dict | None = None,
-                 **train) -> Recipe:
+def _pool_recipe(latent_dim: int, steps: int, gpu: bool = False,
+                 data_overrides: dict | None = None, **train) -> Recipe:
+    """A puzzle-pool recipe; data_overrides replace fields of its `SudokuData`."""
     data = SudokuData(**{**dict(source="pool", pool_size=TRAIN_POOL, reveal=POOL_REVEAL,
                                 validation="pool", validation_size=VALIDATION_POOL,
                                 validation_nfes=[5, 10, 20], rounds_workers=16 if gpu else 0),
-                         **(data or {})})
+                         **(data_overrides or {})})
     cpu = dict(steps=steps, loss_weighting=POOL_WEIGHTING, eval_every=500, checkpoint_every=50)
     if gpu:  # one H100/H200: bf16, a large batch, a few minutes
         cpu.update(batch_size=1024, lr=2e-3, warmup_steps=200, mixed_precision="bf16",
@@ -298,11 +299,12 @@ RECIPES = {
     # thread, resumable (maskdiff sudoku train --model mdm-pool --out runs/sudoku-mdm-pool).
     "mdm-pool": _pool_recipe(0, 8000),
     # Its random reveals reach nearly complete boards (down to about one blank in fifty masked):
-    # trained on 40-100% masked blanks like the MDM, the VMD got 45% of single last blanks right
-    # (the MDM 100%), so decodings of many calls failed in their last ones. A 300-step fine-tune
-    # on the wider range took that to 100% (benchmarks/explorations/near_complete.py).
-    "vmd-pool": _pool_recipe(32, 8000, data={"random_mask": [0.02, 1.0]}, kl_warmup_steps=3200,
-                             free_bits=0.2),
+    # trained on 40-100% masked blanks like the MDM, the VMD got 31-37% of single last blanks
+    # right at step 6,300 (the MDM 100%), so decodings of many calls failed in their last ones.
+    # 300 more steps on 2-100% took that to 100%, on 40-100% to 45-49%
+    # (benchmarks/results/explorations/sudoku_near_complete.jsonl).
+    "vmd-pool": _pool_recipe(32, 8000, data_overrides={"random_mask": [0.02, 1.0]},
+                             kl_warmup_steps=3200, free_bits=0.2),
     # The GPU form: 5,000 steps x 1,024 = 5.1M samples, sized for about 4 minutes of one H100.
     "mdm-pool-gpu": _pool_recipe(0, 5000, gpu=True),
 }
@@ -344,6 +346,8 @@ def near_complete_states(pairs, left: int, seed: int = 0) -> tuple[torch.Tensor,
     """Each (puzzle, solution) with all but `left` of its blanks filled with the true digits (the
     ones left drawn at random, seeded): (states, solutions), token ids (N, 81). Decodings of many
     calls end in such states, which a training stream of heavily masked boards may never show."""
+    if left < 1:
+        raise ValueError(f"left must be at least 1 blank, got {left}")
     gen = torch.Generator().manual_seed(seed)
     solutions = board_to_tokens([s for _, s in pairs])
     states = solutions.clone()
@@ -355,6 +359,7 @@ def near_complete_states(pairs, left: int, seed: int = 0) -> tuple[torch.Tensor,
     return states, solutions
 
 
+@torch.no_grad()
 def near_complete_accuracy(model: MaskedDiffusionModel, pairs, left: int = 1, seed: int = 0,
                            latent: str = "prior") -> float:
     """The share of the `left` cells one argmax call gets right on `near_complete_states`; z from
@@ -363,7 +368,7 @@ def near_complete_accuracy(model: MaskedDiffusionModel, pairs, left: int = 1, se
         raise ValueError(f"latent must be 'prior', 'zero' or 'posterior', got {latent!r}")
     device = next(model.parameters()).device
     states, solutions = (x.to(device) for x in near_complete_states(pairs, left, seed))
-    gen = torch.Generator(device).manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on any device
     layout = model.sampling_layout(states)
     z = None
     if model.config.is_vmd:

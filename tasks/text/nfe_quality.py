@@ -29,13 +29,14 @@ from .train import load_text_model
 
 __all__ = ["DECODINGS", "BENCHMARK", "budgets", "score_samples"]
 
+SURE = 0.9  # the adaptive decoding's threshold; every row reports its share of tokens this likely
 # name -> SamplerConfig options; tokens are drawn at temperature 1 in every decoding (float64
 # noise), so the decodings differ only in which positions each call commits.
 DECODINGS = {
     "ancestral": dict(method="ancestral", temperature=1.0),
     "top-prob-margin": dict(method="confidence", order="top-prob-margin", temperature=1.0),
-    "adaptive 0.9": dict(method="confidence", order="top-prob-margin", temperature=1.0,
-                         threshold=0.9),
+    f"adaptive {SURE}": dict(method="confidence", order="top-prob-margin", temperature=1.0,
+                              threshold=SURE),
 }
 DEFAULT_ROWS = ("mdm", "bd-b4", "bd-b8", "block-vmd-b4", "block-vmd-b4-mixture")
 GROUPS = 4  # the samples are scored in this many equal groups: their spread is the sampling noise
@@ -130,6 +131,8 @@ def run(args) -> tuple[list[dict], dict]:
                 r = {"row": name, "method": cfg.method_name, "corpus": corpus,
                      "block_size": cfg.block_size, "decoding": decoding, "nfe": nfe,
                      "nfe_used": float(out.nfe_per_sequence.float().mean()),
+                     # what a threshold could have committed early: tokens at least SURE likely
+                     "sure_share": float((out.confidence >= SURE).float().mean()),
                      "seconds": round(seconds, 2),
                      **score_samples(judge, out.tokens, cfg.vocab_size),
                      "sample": tokenizer.decode(out.tokens[0].tolist()).replace("\n", " | ")}
@@ -146,8 +149,10 @@ def render(rows: list[dict], meta: dict) -> str:
         [[c, f"`{r['judge']}`", r["windows"], f"{r['gen_ppl']:.2f} +- {r['gen_ppl_se']:.2f}",
           f"{r['entropy']:.3f}"] for c, r in (meta.get("reference") or {}).items()])
     table = markdown_table(
-        ["model", "decoding", "NFE", "mean NFE used", "generative ppl", "token entropy", "seconds"],
+        ["model", "decoding", "NFE", "mean NFE used", f"tokens >= {SURE} likely",
+         "generative ppl", "token entropy", "seconds"],
         [[f"{r['row']} ({r['corpus']})", r["decoding"], r["nfe"], f"{r['nfe_used']:.1f}",
+          f"{r['sure_share']:.1%}" if "sure_share" in r else "-",
           f"{r['gen_ppl']:.2f} +- {r['gen_ppl_se']:.2f}", f"{r['entropy']:.3f}",
           f"{r['seconds']:.2f}"] for r in rows])
     samples = "\n".join(f"- {r['row']}, {r['decoding']}, NFE {r['nfe']}: `{r['sample'][:100]}`"
@@ -162,9 +167,10 @@ def render(rows: list[dict], meta: dict) -> str:
             "token entropy is the entropy of each sample's own token frequencies (nats), averaged. "
             "Lower perplexity at an entropy near the real text's is better; a low perplexity with "
             "a low entropy is repetitive text. Every decoding draws tokens at temperature 1 (noise "
-            "in float64); `adaptive 0.9` also commits every token at least 0.9 likely, within the "
-            "budget.\n\nHeld-out real text, scored the same way (what samples should approach):"
-            "\n\n" + ref_lines + "\n\n![generation quality against NFE]"
+            f"in float64); `adaptive {SURE}` also commits every token at least {SURE} likely, within "
+            "the budget; the column of tokens that likely (at the call that committed them) says "
+            "how much room such a threshold had.\n\nHeld-out real text, scored the same way (what "
+            "samples should approach):\n\n" + ref_lines + "\n\n![generation quality against NFE]"
             "(../../benchmarks/results/text_quality.png)\n\n" + table
             + "\n\nFirst sample at the largest and smallest budget:\n\n" + samples)
 
