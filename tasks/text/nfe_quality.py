@@ -198,7 +198,9 @@ def plot(rows: list[dict], meta: dict, path: Path) -> None:
             axes[i][j].grid(alpha=0.3)
         axes[0][j].set_title(decoding)
         axes[1][j].set_xlabel("NFE (denoiser calls per sequence)")
-    axes[0][0].set_ylabel("generative perplexity (judge)")
+    for ax in axes[0]:  # real text near 4, short budgets in the hundreds
+        ax.set_yscale("log")
+    axes[0][0].set_ylabel("generative perplexity (judge, log scale)")
     axes[1][0].set_ylabel("token entropy (nats)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
