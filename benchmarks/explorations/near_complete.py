@@ -39,11 +39,10 @@ def main() -> None:
     for path in args.models:
         model = load(path)
         kinds = ("prior", "zero", "posterior") if model.config.is_vmd else ("prior",)
-        with torch.no_grad():
-            for left in args.left:
-                row = ", ".join(f"{k} {near_complete_accuracy(model, pairs, left, latent=k):.1%}"
-                                for k in kinds)
-                print(f"{path}  k={left}: {row}", flush=True)
+        for left in args.left:
+            row = ", ".join(f"{k} {near_complete_accuracy(model, pairs, left, latent=k):.1%}"
+                            for k in kinds)
+            print(f"{path}  k={left}: {row}", flush=True)
 
 
 if __name__ == "__main__":

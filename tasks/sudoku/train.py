@@ -342,14 +342,17 @@ def _needs_no_guessing(puzzle: tuple) -> bool:
     return rate(puzzle) != "guessing"
 
 
-def near_complete_states(pairs, left: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def near_complete_states(pairs, left: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Each (puzzle, solution) with all but `left` of its blanks filled with the true digits (the
     ones left drawn at random, seeded): (states, solutions), token ids (N, 81). Decodings of many
-    calls end in such states, which a training stream of heavily masked boards may never show."""
+    calls end in such states, which a training stream of heavily masked boards may never show.
+    left None: every blank left (the bare puzzles)."""
+    solutions = board_to_tokens([s for _, s in pairs])
+    if left is None:
+        return board_to_tokens([p for p, _ in pairs]), solutions
     if left < 1:
         raise ValueError(f"left must be at least 1 blank, got {left}")
     gen = torch.Generator().manual_seed(seed)
-    solutions = board_to_tokens([s for _, s in pairs])
     states = solutions.clone()
     for i, (puzzle, _) in enumerate(pairs):
         blanks = torch.tensor([c for c, v in enumerate(puzzle) if v == 0], dtype=torch.long)
@@ -360,9 +363,10 @@ def near_complete_states(pairs, left: int, seed: int = 0) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def near_complete_accuracy(model: MaskedDiffusionModel, pairs, left: int = 1, seed: int = 0,
+def near_complete_accuracy(model: MaskedDiffusionModel, pairs, left: int | None = 1, seed: int = 0,
                            latent: str = "prior") -> float:
-    """The share of the `left` cells one argmax call gets right on `near_complete_states`; z from
+    """The share of the cells left that one argmax call gets right on `near_complete_states`
+    (left None: from the bare puzzles); z from
     the prior (the sampler's), "zero" or "posterior" (q(z | solution, state)) for a VMD."""
     if latent not in ("prior", "zero", "posterior"):
         raise ValueError(f"latent must be 'prior', 'zero' or 'posterior', got {latent!r}")
@@ -398,17 +402,7 @@ def validation_metrics(model: MaskedDiffusionModel, pairs, sampler: SamplerConfi
         metrics[f"solved@{nfe}"] = sum(right) / len(pairs)
         if any(solvable):
             metrics[f"solvable@{nfe}"] = sum(r for r, ok in zip(right, solvable) if ok) / sum(solvable)
-    device = next(model.parameters()).device
-    solutions = torch.tensor([s for _, s in pairs], device=device) - 1
-    x = board_to_tokens(puzzles).to(device)
-    blank = x == model.config.mask_id
-    layout = model.sampling_layout(x)
-    z = None
-    if model.config.is_vmd:
-        z = model.prior(layout).sample(torch.Generator().manual_seed(0))
-    logits = model.logits(layout, None, z)[..., :model.config.vocab_size]
-    cells = (logits.argmax(-1) == solutions)[blank].float().mean()
-    return {**metrics, "cell_acc@1": float(cells),
+    return {**metrics, "cell_acc@1": near_complete_accuracy(model, pairs, left=None),
             "last_blank@1": near_complete_accuracy(model, pairs, left=1)}
 
 

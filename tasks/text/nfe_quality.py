@@ -152,7 +152,7 @@ def render(rows: list[dict], meta: dict) -> str:
         ["model", "decoding", "NFE", "mean NFE used", f"tokens >= {SURE} likely",
          "generative ppl", "token entropy", "seconds"],
         [[f"{r['row']} ({r['corpus']})", r["decoding"], r["nfe"], f"{r['nfe_used']:.1f}",
-          f"{r['sure_share']:.1%}" if "sure_share" in r else "-",
+          f"{r['sure_share']:.1%}",
           f"{r['gen_ppl']:.2f} +- {r['gen_ppl_se']:.2f}", f"{r['entropy']:.3f}",
           f"{r['seconds']:.2f}"] for r in rows])
     samples = "\n".join(f"- {r['row']}, {r['decoding']}, NFE {r['nfe']}: `{r['sample'][:100]}`"

@@ -212,6 +212,8 @@ def test_near_complete_states_leave_exactly_k_blanks_of_the_puzzle_and_copy_the_
     assert torch.equal(near_complete_states(pairs, left=3, seed=1)[0], states)  # seeded
     with pytest.raises(ValueError, match="fewer than left=90"):
         near_complete_states(pairs, left=90)
+    bare, _ = near_complete_states(pairs, left=None)  # every blank left: the puzzles themselves
+    assert torch.equal(bare, puzzles)
 
 
 class _HalfRightOracle(torch.nn.Module):
