@@ -1,12 +1,13 @@
 """Intervals for shares measured on a finite set (a test set's accuracy): the Wilson score
-interval of one share and Newcombe's hybrid score interval of the difference of two
-independent shares (Newcombe 1998, method 10), both at 95% by default."""
+interval of one share, and Newcombe's hybrid score intervals of the difference of two shares,
+for independent samples (Newcombe 1998a, method 10) and for two methods scored on the same
+items (paired; Newcombe 1998b, method 10), all at 95% by default."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["wilson", "share_difference"]
+__all__ = ["wilson", "share_difference", "paired_share_difference"]
 
 
 def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
@@ -30,3 +31,32 @@ def share_difference(k1: int, n1: int, k2: int, n2: int,
     low = p1 - p2 - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = p1 - p2 + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     return p1 - p2, max(-1.0, low), min(1.0, high)
+
+
+def paired_share_difference(first, second, z: float = 1.96) -> tuple[float, float, float]:
+    """(p1 - p2, low, high) for two methods scored on the same items: `first` and `second` are
+    per-item outcomes (truthy = right), in the same item order. Newcombe's paired interval
+    combines the two Wilson intervals with the phi correlation of the outcomes, so models that
+    solve the same puzzles get a narrower interval than independent samples would."""
+    first, second = [bool(x) for x in first], [bool(x) for x in second]
+    if len(first) != len(second):
+        raise ValueError(f"paired outcomes need the same items, got {len(first)} and "
+                         f"{len(second)} outcomes")
+    n = len(first)
+    if n == 0:
+        raise ValueError("paired outcomes need at least one item")
+    both = sum(a and b for a, b in zip(first, second))
+    first_only = sum(a and not b for a, b in zip(first, second))
+    second_only = sum(b and not a for a, b in zip(first, second))
+    neither = n - both - first_only - second_only
+    k1, k2 = both + first_only, both + second_only
+    p1, p2 = k1 / n, k2 / n
+    l1, u1 = wilson(k1, n, z)
+    l2, u2 = wilson(k2, n, z)
+    margins = k1 * (n - k1) * k2 * (n - k2)
+    # phi: the correlation of the two outcomes; 0 where a margin is empty (as Newcombe sets it)
+    phi = (both * neither - first_only * second_only) / math.sqrt(margins) if margins else 0.0
+    below = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
+    above = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
+    diff = p1 - p2
+    return diff, max(-1.0, diff - math.sqrt(max(below, 0.0))), min(1.0, diff + math.sqrt(max(above, 0.0)))

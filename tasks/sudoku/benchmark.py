@@ -132,10 +132,12 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
             t0 = time.perf_counter()
             result = solve_puzzles(model, [p for p, _ in pairs], nfe=nfe, order=order, best_of=k,
                                    generator=torch.Generator().manual_seed(seed), **options)
-            correct = sum(tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs))
+            solved = [tuple(b) == tuple(s) for b, (_, s) in zip(result.boards, pairs)]
             rows.append({"method": _method(model), "model": name, "order": order, "nfe": nfe,
                          "best_of": k, "decoding": decoding, "bucket": bucket,
-                         "accuracy": correct / len(pairs),
+                         "accuracy": sum(solved) / len(pairs),
+                         # per puzzle, in test-set order: what paired comparisons need
+                         "solved": "".join("1" if ok else "0" for ok in solved),
                          "valid": sum(result.valid) / len(pairs), "n": len(pairs),
                          "nfe_used": sum(result.nfe) / len(pairs),
                          "seconds": round(time.perf_counter() - t0, 2)})
@@ -181,13 +183,24 @@ def _strategy_counts(rows, key) -> tuple[int, int]:
     return sum(round(r["accuracy"] * r["n"]) for r in picked), sum(r["n"] for r in picked)
 
 
+def _strategy_outcomes(rows, key) -> list[bool] | None:
+    """Per-puzzle outcomes on singles + strategies (bucket by bucket, test-set order), or None
+    where a row was recorded without them."""
+    picked = sorted((r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
+                     and r["bucket"] in ("singles", "strategies")), key=lambda r: r["bucket"])
+    if not picked or any(len(r.get("solved") or "") != r["n"] for r in picked):
+        return None
+    return [c == "1" for r in picked for c in r["solved"]]
+
+
 def latent_gap(rows: list[dict], order: str = "top-prob-margin",
                training: dict | None = None) -> str:
-    """VMD minus MDM on the strategy-solvable puzzles at each NFE, with Newcombe's 95% interval
-    (the models' puzzles are the same, so the interval, made for independent samples, is
-    conservative). With the models' training records, says whether they saw the same number of
-    training samples (the comparison the published gap makes) or not."""
-    from maskdiff.stats import share_difference
+    """VMD minus MDM on the strategy-solvable puzzles at each NFE, with a 95% interval: Newcombe's
+    paired interval from the per-puzzle outcomes (both models decode the same puzzles), or, for
+    rows recorded without them, his interval for independent samples (conservative here). With
+    the models' training records, says whether they saw the same number of training samples (the
+    comparison the published gap makes) or not."""
+    from maskdiff.stats import paired_share_difference, share_difference
 
     by_method = {}
     for r in rows:
@@ -196,15 +209,20 @@ def latent_gap(rows: list[dict], order: str = "top-prob-margin",
     if not {"MDM", "VMD"} <= set(by_method):
         return ""
     lines = [f"### VMD against MDM ({order}, strategy-solvable)", "",
-             "| NFE | MDM | VMD | VMD - MDM, points [95% interval] |", "|---|---|---|---|"]
+             "| NFE | MDM | VMD | VMD - MDM, points [95% interval] | interval |",
+             "|---|---|---|---|---|"]
     for nfe in sorted({r["nfe"] for r in rows if r["order"] == order}):
-        (k1, n1), (k2, n2) = (_strategy_counts(rows, (by_method[m], order, nfe, 1))
-                              for m in ("VMD", "MDM"))
+        keys = {m: (by_method[m], order, nfe, 1) for m in ("VMD", "MDM")}
+        (k1, n1), (k2, n2) = (_strategy_counts(rows, keys[m]) for m in ("VMD", "MDM"))
         if not (n1 and n2):
             continue
-        diff, low, high = share_difference(k1, n1, k2, n2)
+        vmd, mdm = (_strategy_outcomes(rows, keys[m]) for m in ("VMD", "MDM"))
+        if vmd is not None and mdm is not None and len(vmd) == len(mdm):
+            (diff, low, high), kind = paired_share_difference(vmd, mdm), "paired (same puzzles)"
+        else:
+            (diff, low, high), kind = share_difference(k1, n1, k2, n2), "independent (conservative)"
         lines.append(f"| {nfe} | {_pct(k2 / n2)} | {_pct(k1 / n1)} | {100 * diff:+.1f} "
-                     f"[{100 * low:+.1f}, {100 * high:+.1f}] |")
+                     f"[{100 * low:+.1f}, {100 * high:+.1f}] | {kind} |")
     records = {m: (training or {}).get(by_method[m]) for m in ("MDM", "VMD")}
     if all(records.values()):
         mdm, vmd = (records[m]["samples_seen"] for m in ("MDM", "VMD"))

@@ -118,10 +118,29 @@ def test_the_latent_gap_has_an_interval_and_says_whether_compute_was_equal():
                  accuracy=a, n=100, seconds=1.0)
             for m, a in (("MDM", 0.40), ("VMD", 0.50)) for b in ("singles", "strategies")]
     diff, low, high = share_difference(100, 200, 80, 200)
-    assert f"| 5 | 40.0 | 50.0 | +10.0 [{100 * low:+.1f}, {100 * high:+.1f}] |" in latent_gap(rows)
+    assert (f"| 5 | 40.0 | 50.0 | +10.0 [{100 * low:+.1f}, {100 * high:+.1f}] | independent "
+            "(conservative) |") in latent_gap(rows)
     assert diff == pytest.approx(0.1) and low < 0.1 < high
     same = {"mdm": {"samples_seen": 1000}, "vmd": {"samples_seen": 1000}}
     assert "Equal training compute: both models saw 1,000" in latent_gap(rows, training=same)
     other = {"mdm": {"samples_seen": 4000}, "vmd": {"samples_seen": 1000}}
     assert "Not at equal training compute: MDM saw 4,000" in latent_gap(rows, training=other)
     assert "compute" not in latent_gap(rows, training={"mdm": None, "vmd": None})
+
+
+def test_the_latent_gap_pairs_the_puzzles_when_rows_keep_their_outcomes():
+    from maskdiff.stats import paired_share_difference
+    from maskdiff.tasks.sudoku.benchmark import latent_gap
+
+    # VMD solves every puzzle MDM solves plus 10 more per bucket: a paired, narrower interval
+    solved = {"MDM": "1" * 40 + "0" * 60, "VMD": "1" * 50 + "0" * 50}
+    rows = [dict(method=m, model=m.lower(), order="top-prob-margin", nfe=5, best_of=1, bucket=b,
+                 accuracy=s.count("1") / 100, n=100, seconds=1.0, solved=s)
+            for m, s in solved.items() for b in ("singles", "strategies")]
+    diff, low, high = paired_share_difference([c == "1" for c in solved["VMD"] * 2],
+                                              [c == "1" for c in solved["MDM"] * 2])
+    gap = latent_gap(rows)
+    assert f"| 5 | 40.0 | 50.0 | +10.0 [{100 * low:+.1f}, {100 * high:+.1f}] | paired" in gap
+    assert low > 0.05  # independent samples of the same shares: +0.3 to +19.5 points
+    rows[0]["solved"] = rows[0]["solved"][:-1]  # a damaged row: back to the conservative form
+    assert "independent (conservative)" in latent_gap(rows)
