@@ -38,6 +38,9 @@ def paired_share_difference(first, second, z: float = 1.96) -> tuple[float, floa
     per-item outcomes (truthy = right), in the same item order. Newcombe's paired interval
     combines the two Wilson intervals with the phi correlation of the outcomes, so models that
     solve the same puzzles get a narrower interval than independent samples would."""
+    if isinstance(first, str) or isinstance(second, str):
+        raise TypeError("paired outcomes are sequences of truth values, not strings (parse a "
+                        "'0'/'1' string first: [c == '1' for c in s])")
     first, second = [bool(x) for x in first], [bool(x) for x in second]
     if len(first) != len(second):
         raise ValueError(f"paired outcomes need the same items, got {len(first)} and "
@@ -54,8 +57,14 @@ def paired_share_difference(first, second, z: float = 1.96) -> tuple[float, floa
     l1, u1 = wilson(k1, n, z)
     l2, u2 = wilson(k2, n, z)
     margins = k1 * (n - k1) * k2 * (n - k2)
-    # phi: the correlation of the two outcomes; 0 where a margin is empty (as Newcombe sets it)
-    phi = (both * neither - first_only * second_only) / math.sqrt(margins) if margins else 0.0
+    # phi: the correlation of the two outcomes, with Newcombe's correction of a positive
+    # association by n/2 (method 10); 0 where a margin is empty
+    association = both * neither - first_only * second_only
+    if association > n / 2:
+        association -= n / 2
+    elif association > 0:
+        association = 0.0
+    phi = association / math.sqrt(margins) if margins else 0.0
     below = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
     above = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2
     diff = p1 - p2

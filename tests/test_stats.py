@@ -42,9 +42,10 @@ def test_paired_difference_narrows_when_the_methods_agree_and_covers_the_truth()
     _, ilow, ihigh = share_difference(70, 100, 62, 100)
     assert diff == pytest.approx(0.08) and low < 0.08 < high
     assert high - low < 0.6 * (ihigh - ilow)
-    # identical outcomes: a difference of exactly 0, inside its interval
+    # identical outcomes: a difference of exactly 0, far narrower than independent samples
     same = paired_share_difference(first, first)
-    assert same[0] == 0.0 and same[1] <= 0.0 <= same[2]
+    _, ilow, ihigh = share_difference(70, 100, 70, 100)
+    assert same[0] == 0.0 and same[2] - same[1] < 0.25 * (ihigh - ilow)
     # coverage of a known paired model (true difference 0.1) stays near the nominal 95%
     rng = random.Random(0)
     cells = [(1, 1, 0.5), (1, 0, 0.15), (0, 1, 0.05), (0, 0, 0.3)]
@@ -56,3 +57,25 @@ def test_paired_difference_narrows_when_the_methods_agree_and_covers_the_truth()
     assert 0.93 <= hits / 2000 <= 0.975
     with pytest.raises(ValueError, match="same items"):
         paired_share_difference([1, 0], [1])
+    with pytest.raises(TypeError, match="not strings"):
+        paired_share_difference("10", "01")
+
+
+def _table(both, first_only, second_only, neither):
+    first = [1] * both + [1] * first_only + [0] * second_only + [0] * neither
+    second = [1] * both + [0] * first_only + [1] * second_only + [0] * neither
+    return first, second
+
+
+@pytest.mark.parametrize("table, expected", [
+    # Newcombe (1998b), method 10: 20/12/2/16 of 50 pairs -> 0.0562 to 0.3292
+    ((20, 12, 2, 16), (0.0562, 0.3292)),
+    # Fagerland et al. (2014): 1/1/7/12 -> -0.507 to -0.026; Tang et al. (2010): 8/3/1/2
+    ((1, 1, 7, 12), (-0.507, -0.026)),
+    ((8, 3, 1, 2), (-0.1574, 0.4136)),
+])
+def test_paired_difference_matches_published_values(table, expected):
+    from maskdiff.stats import paired_share_difference
+
+    _, low, high = paired_share_difference(*_table(*table))
+    assert (low, high) == pytest.approx(expected, abs=5e-4)  # published to 3-4 decimals

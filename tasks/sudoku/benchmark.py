@@ -80,6 +80,15 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
+def puzzles_digest(pairs) -> str:
+    """A short hash of a bucket's puzzles, in order: rows are reused and paired only on the very
+    same puzzles."""
+    h = hashlib.sha256()
+    for puzzle, _ in pairs:
+        h.update(bytes(puzzle))
+    return h.hexdigest()[:12]
+
+
 def _read_cache(path: Path | None) -> dict:
     if path is None or not path.is_file():
         return {}
@@ -117,12 +126,13 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
              for nfe in (nfes if decoding_nfes is None else decoding_nfes)]
     rows = []
     bar = tqdm(total=len(jobs) * len(buckets), desc="sudoku bench", disable=not progress)
+    digests = {bucket: puzzles_digest(pairs) for bucket, pairs in buckets.items()}
     for name, order, nfe, k, decoding in jobs:
         model = models[name]
         options = DECODINGS.get(decoding, {})
         for bucket, pairs in buckets.items():
             noise = BEST_OF_SCORE_NOISE if k > 1 else 0.0
-            key = f"{prints[name]}|{order}|{nfe}|{k}|{noise}|{bucket}|{len(pairs)}|{seed}"
+            key = f"{prints[name]}|{order}|{nfe}|{k}|{noise}|{bucket}|{digests[bucket]}|{seed}"
             key += "" if decoding == "fixed" else f"|{decoding}:{sorted(options.items())}"
             if key in cached:
                 row = {f: v for f, v in cached[key].items() if f != "key"}
@@ -136,8 +146,10 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
             rows.append({"method": _method(model), "model": name, "order": order, "nfe": nfe,
                          "best_of": k, "decoding": decoding, "bucket": bucket,
                          "accuracy": sum(solved) / len(pairs),
-                         # per puzzle, in test-set order: what paired comparisons need
+                         # per puzzle, in test-set order, and which puzzles: what paired
+                         # comparisons need
                          "solved": "".join("1" if ok else "0" for ok in solved),
+                         "puzzles": digests[bucket],
                          "valid": sum(result.valid) / len(pairs), "n": len(pairs),
                          "nfe_used": sum(result.nfe) / len(pairs),
                          "seconds": round(time.perf_counter() - t0, 2)})
@@ -176,21 +188,37 @@ def _strategy_accuracy(rows, key) -> float | None:
     return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
 
 
+def _strategy_rows(rows, key) -> list[dict]:
+    """The fixed-count rows of (model, order, nfe, best_of) on singles + strategies."""
+    return [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
+            and r["bucket"] in ("singles", "strategies") and _is_fixed(r)]
+
+
 def _strategy_counts(rows, key) -> tuple[int, int]:
     """(boards right, puzzles) on singles + strategies for (model, order, nfe, best_of)."""
-    picked = [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
-              and r["bucket"] in ("singles", "strategies")]
+    picked = _strategy_rows(rows, key)
     return sum(round(r["accuracy"] * r["n"]) for r in picked), sum(r["n"] for r in picked)
 
 
-def _strategy_outcomes(rows, key) -> list[bool] | None:
-    """Per-puzzle outcomes on singles + strategies (bucket by bucket, test-set order), or None
-    where a row was recorded without them."""
-    picked = sorted((r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
-                     and r["bucket"] in ("singles", "strategies")), key=lambda r: r["bucket"])
-    if not picked or any(len(r.get("solved") or "") != r["n"] for r in picked):
+def _paired_outcomes(rows, first, second) -> tuple[list[bool], list[bool]] | None:
+    """Per-puzzle outcomes of two configurations on singles + strategies, puzzle for puzzle, or
+    None unless both have one row per bucket with outcomes on the same puzzles."""
+    by_bucket = []
+    for key in (first, second):
+        picked = {r["bucket"]: r for r in _strategy_rows(rows, key)}
+        if len(picked) != len(_strategy_rows(rows, key)):
+            return None  # two rows of one bucket: which puzzles is ambiguous
+        by_bucket.append(picked)
+    a, b = by_bucket
+    if not a or set(a) != set(b):
         return None
-    return [c == "1" for r in picked for c in r["solved"]]
+    for bucket in a:
+        ra, rb = a[bucket], b[bucket]
+        if not (ra.get("puzzles") and ra.get("puzzles") == rb.get("puzzles")
+                and len(ra.get("solved") or "") == ra["n"] == rb["n"] == len(rb.get("solved") or "")):
+            return None
+    return tuple([c == "1" for bucket in sorted(a) for c in side[bucket]["solved"]]
+                 for side in (a, b))
 
 
 def latent_gap(rows: list[dict], order: str = "top-prob-margin",
@@ -216,9 +244,9 @@ def latent_gap(rows: list[dict], order: str = "top-prob-margin",
         (k1, n1), (k2, n2) = (_strategy_counts(rows, keys[m]) for m in ("VMD", "MDM"))
         if not (n1 and n2):
             continue
-        vmd, mdm = (_strategy_outcomes(rows, keys[m]) for m in ("VMD", "MDM"))
-        if vmd is not None and mdm is not None and len(vmd) == len(mdm):
-            (diff, low, high), kind = paired_share_difference(vmd, mdm), "paired (same puzzles)"
+        paired = _paired_outcomes(rows, keys["VMD"], keys["MDM"])
+        if paired is not None:
+            (diff, low, high), kind = paired_share_difference(*paired), "paired (same puzzles)"
         else:
             (diff, low, high), kind = share_difference(k1, n1, k2, n2), "independent (conservative)"
         lines.append(f"| {nfe} | {_pct(k2 / n2)} | {_pct(k1 / n1)} | {100 * diff:+.1f} "

@@ -129,18 +129,30 @@ def test_the_latent_gap_has_an_interval_and_says_whether_compute_was_equal():
 
 
 def test_the_latent_gap_pairs_the_puzzles_when_rows_keep_their_outcomes():
-    from maskdiff.stats import paired_share_difference
+    from maskdiff.stats import paired_share_difference, share_difference
     from maskdiff.tasks.sudoku.benchmark import latent_gap
 
-    # VMD solves every puzzle MDM solves plus 10 more per bucket: a paired, narrower interval
-    solved = {"MDM": "1" * 40 + "0" * 60, "VMD": "1" * 50 + "0" * 50}
-    rows = [dict(method=m, model=m.lower(), order="top-prob-margin", nfe=5, best_of=1, bucket=b,
-                 accuracy=s.count("1") / 100, n=100, seconds=1.0, solved=s)
-            for m, s in solved.items() for b in ("singles", "strategies")]
-    diff, low, high = paired_share_difference([c == "1" for c in solved["VMD"] * 2],
-                                              [c == "1" for c in solved["MDM"] * 2])
+    # Per bucket, VMD solves what MDM solves and 10 more; the buckets differ, and the rows come in
+    # different orders for the two models: pairing must go bucket by bucket, puzzle by puzzle.
+    solved = {("MDM", "singles"): "1" * 60 + "0" * 40, ("VMD", "singles"): "1" * 70 + "0" * 30,
+              ("MDM", "strategies"): "0" * 80 + "1" * 20, ("VMD", "strategies"): "0" * 70 + "1" * 30}
+    def rows_of(order):
+        return [dict(method=m, model=m.lower(), order="top-prob-margin", nfe=5, best_of=1,
+                     bucket=b, accuracy=solved[m, b].count("1") / 100, n=100, seconds=1.0,
+                     solved=solved[m, b], puzzles=f"digest-{b}")
+                for m, b in order]
+    rows = rows_of([("MDM", "strategies"), ("VMD", "singles"), ("MDM", "singles"),
+                    ("VMD", "strategies")])
+    vmd = [c == "1" for b in ("singles", "strategies") for c in solved["VMD", b]]
+    mdm = [c == "1" for b in ("singles", "strategies") for c in solved["MDM", b]]
+    diff, low, high = paired_share_difference(vmd, mdm)
     gap = latent_gap(rows)
     assert f"| 5 | 40.0 | 50.0 | +10.0 [{100 * low:+.1f}, {100 * high:+.1f}] | paired" in gap
-    assert low > 0.05  # independent samples of the same shares: +0.3 to +19.5 points
-    rows[0]["solved"] = rows[0]["solved"][:-1]  # a damaged row: back to the conservative form
+    # independent samples of the same shares: a wider interval, +0.3 to +19.5 points
+    assert low > share_difference(100, 200, 80, 200)[1] + 0.03
+    # not the same puzzles (another digest), or a damaged row: the conservative form
+    other = [dict(r, puzzles="digest-other") if r["model"] == "vmd" and r["bucket"] == "singles"
+             else r for r in rows]
+    assert "independent (conservative)" in latent_gap(other)
+    rows[0]["solved"] = rows[0]["solved"][:-1]
     assert "independent (conservative)" in latent_gap(rows)
