@@ -193,10 +193,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"maskdiff: error: {err}", file=sys.stderr)
         return 2
+    close_process_group()  # only after success: a barrier after one rank failed would hang
+    return code
+
+
+def close_process_group() -> None:
+    """End a launched run's process group before the interpreter exits: left to exit-time
+    teardown, a gloo worker can abort ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from maskdiff import Batch, MaskedDiffusionModel, ModelConfig, TrainConfig, diffusion_loss, train
+from maskdiff.cli import close_process_group
 from maskdiff.objectives import draw_training_noise
 
 CONFIG = TrainConfig(steps=5, batch_size=8, lr=1e-2, warmup_steps=0, grad_accum_steps=2,
@@ -101,3 +102,4 @@ if __name__ == "__main__":
                  "returned": type(result.model.trunk.blocks[0].attn.qkv.weight).__name__}
         (Path(args[0]) / "parameters.json").write_text(json.dumps(kinds))
         torch.save(result.model.state_dict(), Path(args[0]) / "final.pt")
+    close_process_group()  # as `maskdiff train` does: no exit-time gloo teardown
