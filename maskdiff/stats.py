@@ -6,6 +6,7 @@ items (paired; Newcombe 1998b, method 10), all at 95% by default."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 __all__ = ["wilson", "share_difference", "paired_share_difference"]
 
@@ -48,22 +49,19 @@ def paired_share_difference(first, second, z: float = 1.96) -> tuple[float, floa
     n = len(first)
     if n == 0:
         raise ValueError("paired outcomes need at least one item")
-    both = sum(a and b for a, b in zip(first, second))
-    first_only = sum(a and not b for a, b in zip(first, second))
-    second_only = sum(b and not a for a, b in zip(first, second))
-    neither = n - both - first_only - second_only
+    table = Counter(zip(first, second))  # (first right, second right) -> items
+    both, first_only = table[True, True], table[True, False]
+    second_only, neither = table[False, True], table[False, False]
     k1, k2 = both + first_only, both + second_only
     p1, p2 = k1 / n, k2 / n
     l1, u1 = wilson(k1, n, z)
     l2, u2 = wilson(k2, n, z)
     margins = k1 * (n - k1) * k2 * (n - k2)
-    # phi: the correlation of the two outcomes, with Newcombe's correction of a positive
-    # association by n/2 (method 10); 0 where a margin is empty
+    # phi: the correlation of the two outcomes, a positive association shrunk by n/2 (Newcombe's
+    # correction in method 10); 0 where a margin is empty
     association = both * neither - first_only * second_only
-    if association > n / 2:
-        association -= n / 2
-    elif association > 0:
-        association = 0.0
+    if association > 0:
+        association = max(association - n / 2, 0.0)
     phi = association / math.sqrt(margins) if margins else 0.0
     below = (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2
     above = (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2

@@ -180,18 +180,18 @@ def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def _strategy_rows(rows, key) -> list[dict]:
+    """The rows of (model, order, nfe, best_of) on singles + strategies (the published
+    'strategy-solvable' split)."""
+    return [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
+            and r["bucket"] in ("singles", "strategies")]
+
+
 def _strategy_accuracy(rows, key) -> float | None:
-    """Accuracy on singles + strategies together (the published 'strategy-solvable' split)."""
-    picked = [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
-              and r["bucket"] in ("singles", "strategies")]
+    """Accuracy on singles + strategies together for (model, order, nfe, best_of)."""
+    picked = _strategy_rows(rows, key)
     n = sum(r["n"] for r in picked)
     return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
-
-
-def _strategy_rows(rows, key) -> list[dict]:
-    """The fixed-count rows of (model, order, nfe, best_of) on singles + strategies."""
-    return [r for r in rows if (r["model"], r["order"], r["nfe"], r["best_of"]) == key
-            and r["bucket"] in ("singles", "strategies") and _is_fixed(r)]
 
 
 def _strategy_counts(rows, key) -> tuple[int, int]:
@@ -203,20 +203,22 @@ def _strategy_counts(rows, key) -> tuple[int, int]:
 def _paired_outcomes(rows, first, second) -> tuple[list[bool], list[bool]] | None:
     """Per-puzzle outcomes of two configurations on singles + strategies, puzzle for puzzle, or
     None unless both have one row per bucket with outcomes on the same puzzles."""
-    by_bucket = []
+    sides = []
     for key in (first, second):
-        picked = {r["bucket"]: r for r in _strategy_rows(rows, key)}
-        if len(picked) != len(_strategy_rows(rows, key)):
+        picked = _strategy_rows(rows, key)
+        by_bucket = {r["bucket"]: r for r in picked}
+        if len(by_bucket) != len(picked):
             return None  # two rows of one bucket: which puzzles is ambiguous
-        by_bucket.append(picked)
-    a, b = by_bucket
+        sides.append(by_bucket)
+    a, b = sides
     if not a or set(a) != set(b):
         return None
     for bucket in a:
         ra, rb = a[bucket], b[bucket]
-        if not (ra.get("puzzles") and ra.get("puzzles") == rb.get("puzzles")
-                and len(ra.get("solved") or "") == ra["n"] == rb["n"] == len(rb.get("solved") or "")):
-            return None
+        if not ra.get("puzzles") or ra.get("puzzles") != rb.get("puzzles"):
+            return None  # recorded without outcomes, or on other puzzles
+        if not len(ra.get("solved", "")) == ra["n"] == rb["n"] == len(rb.get("solved", "")):
+            return None  # a damaged row
     return tuple([c == "1" for bucket in sorted(a) for c in side[bucket]["solved"]]
                  for side in (a, b))
 
@@ -230,9 +232,10 @@ def latent_gap(rows: list[dict], order: str = "top-prob-margin",
     comparison the published gap makes) or not."""
     from maskdiff.stats import paired_share_difference, share_difference
 
+    rows = [r for r in rows if _is_fixed(r)]  # the protocol rows: adaptive decodings differ
     by_method = {}
     for r in rows:
-        if r["order"] == order and r["best_of"] == 1 and _is_fixed(r):
+        if r["order"] == order and r["best_of"] == 1:
             by_method.setdefault(r["method"], r["model"])
     if not {"MDM", "VMD"} <= set(by_method):
         return ""
