@@ -130,8 +130,8 @@ def accuracy_rows(models: dict[str, object], buckets: dict[str, list], nfes, ord
     for name, order, nfe, k, decoding in jobs:
         model = models[name]
         options = DECODINGS.get(decoding, {})
+        noise = BEST_OF_SCORE_NOISE if k > 1 else 0.0
         for bucket, pairs in buckets.items():
-            noise = BEST_OF_SCORE_NOISE if k > 1 else 0.0
             key = f"{prints[name]}|{order}|{nfe}|{k}|{noise}|{bucket}|{digests[bucket]}|{seed}"
             key += "" if decoding == "fixed" else f"|{decoding}:{sorted(options.items())}"
             if key in cached:
@@ -187,17 +187,16 @@ def _strategy_rows(rows, key) -> list[dict]:
             and r["bucket"] in ("singles", "strategies")]
 
 
-def _strategy_accuracy(rows, key) -> float | None:
-    """Accuracy on singles + strategies together for (model, order, nfe, best_of)."""
-    picked = _strategy_rows(rows, key)
-    n = sum(r["n"] for r in picked)
-    return sum(r["accuracy"] * r["n"] for r in picked) / n if n else None
-
-
 def _strategy_counts(rows, key) -> tuple[int, int]:
     """(boards right, puzzles) on singles + strategies for (model, order, nfe, best_of)."""
     picked = _strategy_rows(rows, key)
     return sum(round(r["accuracy"] * r["n"]) for r in picked), sum(r["n"] for r in picked)
+
+
+def _strategy_accuracy(rows, key) -> float | None:
+    """Accuracy on singles + strategies together for (model, order, nfe, best_of)."""
+    right, n = _strategy_counts(rows, key)
+    return right / n if n else None
 
 
 def _paired_outcomes(rows, first, second) -> tuple[list[bool], list[bool]] | None:
@@ -217,8 +216,8 @@ def _paired_outcomes(rows, first, second) -> tuple[list[bool], list[bool]] | Non
         ra, rb = a[bucket], b[bucket]
         if not ra.get("puzzles") or ra.get("puzzles") != rb.get("puzzles"):
             return None  # recorded without outcomes, or on other puzzles
-        if not len(ra.get("solved", "")) == ra["n"] == rb["n"] == len(rb.get("solved", "")):
-            return None  # a damaged row
+        if len({ra["n"], rb["n"], len(ra.get("solved", "")), len(rb.get("solved", ""))}) != 1:
+            return None  # a damaged row: outcomes and puzzle counts disagree
     return tuple([c == "1" for bucket in sorted(a) for c in side[bucket]["solved"]]
                  for side in (a, b))
 
